@@ -1,0 +1,88 @@
+/**
+ * What the domain needs from the outside world, with no AWS or Kubernetes types:
+ * adapters/ implement these for S3, SQS and each executor.
+ */
+import type { BuildStatus, InspectionSpecification } from './generated/types.js';
+
+export interface ListPage {
+  keys: string[];
+  /** Common prefixes when a delimiter was given. */
+  prefixes: string[];
+  nextToken?: string;
+}
+
+export interface ObjectStore {
+  get(key: string): Promise<Buffer | undefined>;
+  put(key: string, body: string | Buffer, contentType?: string): Promise<void>;
+  exists(key: string): Promise<boolean>;
+  list(prefix: string, options?: { delimiter?: string; maxKeys?: number; token?: string; startAfter?: string }): Promise<ListPage>;
+  delete(key: string): Promise<void>;
+}
+
+export interface MessageQueue {
+  /** Sends one JSON message; `deduplicationId` lets a FIFO queue drop a repeat. */
+  send(body: object, options?: { deduplicationId?: string; groupId?: string }): Promise<void>;
+}
+
+/** A sink that a long-running step writes its log into; the store sees it while the step runs. */
+export interface LogSink {
+  write(chunk: string | Buffer): void;
+  /** Uploads what has been written so far. */
+  flush(): Promise<void>;
+}
+
+/** One file of a build context, path relative to the context root. */
+export interface ContextFile {
+  path: string;
+  content: string | Buffer;
+  /** POSIX mode, 0o644 when absent. */
+  mode?: number;
+}
+
+export type ExecutorKind = 'process' | 'container' | 'kubernetes';
+
+export interface BuildRequest {
+  inspectionId: string;
+  spec: InspectionSpecification;
+  dockerfile: string;
+  context: ContextFile[];
+  /** sha256 of the Dockerfile and context: equal stacks have equal digests. */
+  stackDigest: string;
+  log: LogSink;
+  signal?: AbortSignal;
+}
+
+export type BuildOutcome = Omit<BuildStatus, 'inspection_id' | 'executor'>;
+
+export interface RunRequest {
+  inspectionId: string;
+  item: number;
+  spec: InspectionSpecification;
+  build: BuildStatus;
+  /** The script and files as stored in the build context, for executors that run from it. */
+  context: ContextFile[];
+  deadlineSeconds: number;
+  signal?: AbortSignal;
+}
+
+/** What one run produced: the files the harness wrote. `result` is uploaded last, since it triggers indexing. */
+export interface RunOutput {
+  result: Buffer;
+  log: Buffer;
+  hwinfo?: Buffer;
+}
+
+export interface Executor {
+  readonly kind: ExecutorKind;
+  build(request: BuildRequest): Promise<BuildOutcome>;
+  /** Local executors run one item at a time, driven by run messages. */
+  runItem?(request: RunRequest): Promise<RunOutput>;
+  /** Cluster executors start every item at once (an Indexed Job) and report through the store. */
+  startRuns?(request: Omit<RunRequest, 'item'>): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };

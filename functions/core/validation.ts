@@ -1,0 +1,105 @@
+/**
+ * Schema validation: every schema of schemas/ compiled once, at module load.
+ * Errors come back as {path, message} with JSON Pointer paths, all of them (allErrors).
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import {
+  allSchemas,
+  apiSchema,
+  buildStatusSchema,
+  eventsSchema,
+  hwinfoSchema,
+  messagesSchema,
+  resultSchema,
+  specificationSchema,
+  summarySchema,
+} from './generated/schemas.js';
+import type { Problem } from './errors.js';
+import { CorruptDataError, SpecificationError } from './errors.js';
+
+// ajv-formats is CommonJS; its default export arrives wrapped under some loaders.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => Ajv;
+
+const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
+addFormats(ajv);
+for (const schema of allSchemas) ajv.addSchema(schema as object);
+
+function compile<T>(ref: string): ValidateFunction<T> {
+  const fn = ajv.getSchema<T>(ref);
+  if (!fn) throw new Error(`schema ${ref} is not registered`);
+  return fn;
+}
+
+const ids = {
+  specification: specificationSchema.$id,
+  result: resultSchema.$id,
+  hwinfo: hwinfoSchema.$id,
+  buildStatus: buildStatusSchema.$id,
+  summary: summarySchema.$id,
+} as const;
+
+export const validators = {
+  specification: compile(ids.specification),
+  result: compile(ids.result),
+  hwinfo: compile(ids.hwinfo),
+  buildStatus: compile(ids.buildStatus),
+  summary: compile(ids.summary),
+  buildMessage: compile(`${messagesSchema.$id}#/definitions/BuildMessage`),
+  runMessage: compile(`${messagesSchema.$id}#/definitions/RunMessage`),
+  completionMessage: compile(`${messagesSchema.$id}#/definitions/CompletionMessage`),
+  httpApiEvent: compile(`${eventsSchema.$id}#/definitions/HttpApiEvent`),
+  sqsEvent: compile(`${eventsSchema.$id}#/definitions/SqsEvent`),
+  s3Notification: compile(`${eventsSchema.$id}#/definitions/S3Notification`),
+  errorAnswer: compile(`${apiSchema.$id}#/definitions/ErrorAnswer`),
+  versionAnswer: compile(`${apiSchema.$id}#/definitions/VersionAnswer`),
+  dockerfileAnswer: compile(`${apiSchema.$id}#/definitions/DockerfileAnswer`),
+  submitAnswer: compile(`${apiSchema.$id}#/definitions/SubmitAnswer`),
+  listingAnswer: compile(`${apiSchema.$id}#/definitions/ListingAnswer`),
+  logAnswer: compile(`${apiSchema.$id}#/definitions/LogAnswer`),
+  batchSizeAnswer: compile(`${apiSchema.$id}#/definitions/BatchSizeAnswer`),
+  resultAnswer: compile(`${apiSchema.$id}#/definitions/ResultAnswer`),
+  specificationAnswer: compile(`${apiSchema.$id}#/definitions/SpecificationAnswer`),
+  statusAnswer: compile(`${apiSchema.$id}#/definitions/StatusAnswer`),
+} as const;
+
+export type ValidatorName = keyof typeof validators;
+
+/** Turns ajv errors into problems a person can act on. */
+export function toProblems(errors: ErrorObject[] | null | undefined): Problem[] {
+  return (errors ?? []).map((e) => {
+    let path = e.instancePath;
+    let message = e.message ?? 'is invalid';
+    if (e.keyword === 'additionalProperties') {
+      const extra = String((e.params as { additionalProperty: string }).additionalProperty);
+      path = `${path}/${extra.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      message = 'is not a known field';
+    } else if (e.keyword === 'required') {
+      const missing = String((e.params as { missingProperty: string }).missingProperty);
+      path = `${path}/${missing}`;
+      message = 'is required';
+    } else if (e.keyword === 'pattern') {
+      message = `does not match the allowed pattern ${(e.params as { pattern: string }).pattern}`;
+    } else if (e.keyword === 'enum') {
+      message = `must be one of ${JSON.stringify((e.params as { allowedValues: unknown[] }).allowedValues)}`;
+    }
+    return { path, message };
+  });
+}
+
+/** Validates caller input: a SpecificationError (400) with every problem when it does not match. */
+export function assertInput<T>(name: ValidatorName, value: unknown, what = 'request'): T {
+  const fn = validators[name] as ValidateFunction<T>;
+  if (!fn(value)) throw new SpecificationError(`invalid ${what}`, toProblems(fn.errors));
+  return value;
+}
+
+/** Validates stored data or our own output: a CorruptDataError (500) when it does not match. */
+export function assertStored<T>(name: ValidatorName, value: unknown, what: string): T {
+  const fn = validators[name] as ValidateFunction<T>;
+  if (!fn(value)) {
+    const detail = toProblems(fn.errors).map((p) => `${p.path || '/'} ${p.message}`).join('; ');
+    throw new CorruptDataError(`${what} does not match its schema: ${detail}`);
+  }
+  return value;
+}
