@@ -1,0 +1,96 @@
+/**
+ * Configuration, read once from the environment and validated: a missing or malformed variable
+ * fails at start-up with its name, never later in a handler.
+ */
+import type { ExecutorKind } from './core/ports.js';
+
+export interface ScriptFetchPolicy {
+  allowHttp: boolean;
+  allowPrivateAddresses: boolean;
+  maxBytes: number;
+  timeoutMs: number;
+}
+
+export interface Config {
+  region: string;
+  /** S3-compatible endpoint; unset on AWS. */
+  endpoint: string | undefined;
+  bucket: string;
+  /** Without trailing slash. Set to `<bucket_prefix>/<deployment>/inspections` for the original readers. */
+  storePrefix: string;
+  /** With trailing slash. */
+  specsPrefix: string;
+  queueUrls: { work: string; run: string | undefined; completions: string };
+  executor: ExecutorKind | 'auto';
+  dataDir: string;
+  apiToken: string | undefined;
+  scriptFetch: ScriptFetchPolicy;
+  serviceVersion: string;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function required(env: Env, name: string): string {
+  const v = env[name];
+  if (v === undefined || v === '') throw new ConfigError(name, 'is required');
+  return v;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  if (/^(1|true|yes)$/i.test(v)) return true;
+  if (/^(0|false|no)$/i.test(v)) return false;
+  throw new ConfigError(name, `must be true or false, got ${JSON.stringify(v)}`);
+}
+
+function int(env: Env, name: string, fallback: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(name, `must be a non-negative integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export const SERVICE_VERSION = '1.0.0';
+
+export function configFromEnv(env: Env = process.env): Config {
+  const executor = env.AMUN_EXECUTOR ?? 'auto';
+  if (!['auto', 'process', 'container', 'kubernetes'].includes(executor)) {
+    throw new ConfigError('AMUN_EXECUTOR', `must be one of auto, process, container, kubernetes, got ${JSON.stringify(executor)}`);
+  }
+  const storePrefix = (env.AMUN_STORE_PREFIX ?? 'inspections').replace(/\/+$/, '');
+  if (storePrefix === '' || storePrefix.startsWith('/')) throw new ConfigError('AMUN_STORE_PREFIX', 'must be a relative key prefix');
+  const specsPrefix = (env.AMUN_SPECS_PREFIX ?? 'specs/').replace(/\/*$/, '/');
+  return {
+    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    endpoint: env.AWS_ENDPOINT_URL || undefined,
+    bucket: required(env, 'AMUN_BUCKET'),
+    storePrefix,
+    specsPrefix,
+    queueUrls: {
+      work: required(env, 'AMUN_WORK_QUEUE_URL'),
+      run: env.AMUN_RUN_QUEUE_URL || undefined,
+      completions: required(env, 'AMUN_COMPLETION_QUEUE_URL'),
+    },
+    executor: executor as Config['executor'],
+    dataDir: env.AMUN_DATA_DIR ?? '.amun',
+    apiToken: env.AMUN_API_TOKEN || undefined,
+    scriptFetch: {
+      allowHttp: bool(env, 'AMUN_SCRIPT_ALLOW_HTTP', false),
+      allowPrivateAddresses: bool(env, 'AMUN_SCRIPT_ALLOW_PRIVATE', false),
+      maxBytes: int(env, 'AMUN_SCRIPT_MAX_BYTES', 1024 * 1024),
+      timeoutMs: int(env, 'AMUN_SCRIPT_TIMEOUT_MS', 10_000),
+    },
+    serviceVersion: SERVICE_VERSION,
+    logLevel: env.AMUN_LOG_LEVEL ?? 'INFO',
+  };
+}
