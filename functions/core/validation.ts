@@ -23,6 +23,8 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 
 const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
 addFormats(ajv);
+// `tsType` tells the type generator what an unconstrained value is; it carries no validation.
+ajv.addKeyword({ keyword: 'tsType', schemaType: 'string' });
 for (const schema of allSchemas) ajv.addSchema(schema as object);
 
 function compile<T>(ref: string): ValidateFunction<T> {

@@ -1,0 +1,66 @@
+/**
+ * The object graph every handler uses, built once per process from configuration: store, queues,
+ * executor, and the domain services on top. Lambda entries build it at module load; the local
+ * stack builds one per stack (so tests can run several).
+ */
+import type { Config } from './config.js';
+import { makeS3Client, makeSqsClient } from './adapters/clients.js';
+import { S3ObjectStore } from './adapters/s3-store.js';
+import { SqsMessageQueue } from './adapters/sqs-queue.js';
+import { StoreLogSink } from './adapters/store-log-sink.js';
+import { fetchScript, isScriptUrl } from './adapters/script-fetcher.js';
+import { selectExecutor } from './adapters/executors/select.js';
+import { InspectionService } from './core/inspections.js';
+import { Layout } from './core/layout.js';
+import { Pipeline } from './core/pipeline.js';
+import { systemClock, type Clock, type Executor } from './core/ports.js';
+
+export interface App {
+  config: Config;
+  store: S3ObjectStore;
+  layout: Layout;
+  inspections: InspectionService;
+  pipeline: Pipeline;
+  executor: Executor;
+  queues: { work: SqsMessageQueue; run: SqsMessageQueue | undefined; completions: SqsMessageQueue };
+}
+
+export interface AppOverrides {
+  executor?: Executor;
+  clock?: Clock;
+  logIntervalMs?: number;
+}
+
+export function makeApp(config: Config, overrides: AppOverrides = {}): App {
+  const s3 = makeS3Client(config);
+  const sqs = makeSqsClient(config);
+  const store = new S3ObjectStore(s3, config.bucket);
+  const layout = new Layout(config.storePrefix);
+  const clock = overrides.clock ?? systemClock;
+  const queues = {
+    work: new SqsMessageQueue(sqs, config.queueUrls.work),
+    run: config.queueUrls.run ? new SqsMessageQueue(sqs, config.queueUrls.run) : undefined,
+    completions: new SqsMessageQueue(sqs, config.queueUrls.completions),
+  };
+  const executor = overrides.executor ?? selectExecutor(config);
+  const inspections = new InspectionService({
+    store,
+    workQueue: queues.work,
+    layout,
+    clock,
+    version: config.serviceVersion,
+    fetchScript: (url) => fetchScript(url, config.scriptFetch),
+    isScriptUrl,
+  });
+  const pipeline = new Pipeline({
+    store,
+    layout,
+    clock,
+    executor,
+    runQueue: queues.run,
+    completionQueue: queues.completions,
+    logSink: (key) => new StoreLogSink(store, key, { intervalMs: overrides.logIntervalMs ?? 1000 }),
+    defaultDeadlineSeconds: 3600,
+  });
+  return { config, store, layout, inspections, pipeline, executor, queues };
+}

@@ -1,0 +1,207 @@
+/**
+ * The stages after submit, each idempotent: a stage that finds its work done does nothing, and
+ * every object it writes is a function of what is stored, so redelivery leaves the same bytes.
+ */
+import { createHash } from 'node:crypto';
+import type { BuildStatus, InspectionSpecification, RunReport } from './generated/types.js';
+import { CorruptDataError, NotFoundError } from './errors.js';
+import { stableJson } from './json.js';
+import type { Layout } from './layout.js';
+import type { Clock, ContextFile, Executor, LogSink, MessageQueue, ObjectStore } from './ports.js';
+import { computeSummary } from './summary.js';
+import { assertStored, validators, toProblems } from './validation.js';
+
+export interface PipelineDeps {
+  store: ObjectStore;
+  layout: Layout;
+  clock: Clock;
+  executor: Executor;
+  /** Local executors: one run message per item goes here. */
+  runQueue?: MessageQueue | undefined;
+  completionQueue: MessageQueue;
+  /** A log sink that streams into the given key while a step runs. */
+  logSink: (key: string) => LogSink;
+  defaultDeadlineSeconds: number;
+}
+
+export type Outcome = 'done' | 'skipped';
+
+export class Pipeline {
+  constructor(private readonly deps: PipelineDeps) {}
+
+  private async json<T>(key: string): Promise<T | undefined> {
+    const raw = await this.deps.store.get(key);
+    return raw ? (JSON.parse(raw.toString('utf8')) as T) : undefined;
+  }
+
+  async specification(id: string): Promise<InspectionSpecification> {
+    const spec = await this.json<InspectionSpecification>(this.deps.layout.specification(id));
+    if (!spec) throw new NotFoundError(`no specification for ${id}`);
+    return spec;
+  }
+
+  async buildStatus(id: string): Promise<BuildStatus | undefined> {
+    const status = await this.json<unknown>(this.deps.layout.buildStatus(id));
+    return status === undefined ? undefined : assertStored<BuildStatus>('buildStatus', status, `build status of ${id}`);
+  }
+
+  /** The build context as stored at submit time: the single source for every executor. */
+  async context(id: string): Promise<ContextFile[]> {
+    const { store, layout } = this.deps;
+    const prefix = layout.contextPrefix(id);
+    const files: ContextFile[] = [];
+    let token: string | undefined;
+    do {
+      const page = await store.list(prefix, token ? { token } : {});
+      for (const key of page.keys) {
+        const content = await store.get(key);
+        if (content) files.push({ path: key.slice(prefix.length), content, ...(key.endsWith('.sh') || key.endsWith('/script') ? { mode: 0o755 } : {}) });
+      }
+      token = page.nextToken;
+    } while (token);
+    return files.sort((a, b) => (a.path < b.path ? -1 : 1));
+  }
+
+  /** build: runs the executor's build once; its status object (which triggers schedule) is written last. */
+  async build(id: string, signal?: AbortSignal): Promise<Outcome> {
+    const { store, layout, executor } = this.deps;
+    if (await store.exists(layout.buildStatus(id))) return 'skipped';
+    const spec = await this.specification(id);
+    const dockerfileRaw = await store.get(layout.dockerfile(id));
+    if (!dockerfileRaw) throw new CorruptDataError(`no Dockerfile stored for ${id}`);
+    const dockerfile = dockerfileRaw.toString('utf8');
+    const context = await this.context(id);
+    const stackDigest = digestStack(dockerfile, context);
+    const log = this.deps.logSink(layout.buildLog(id));
+    const startedAt = this.deps.clock.now().toISOString();
+    let status: BuildStatus;
+    try {
+      const outcome = await executor.build({ inspectionId: id, spec, dockerfile, context, stackDigest, log, ...(signal ? { signal } : {}) });
+      status = { ...outcome, inspection_id: id, executor: executor.kind, stack_digest: outcome.stack_digest ?? stackDigest };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      log.write(`\nbuild failed: ${message}\n`);
+      status = {
+        inspection_id: id, state: 'failed', started_at: startedAt, finished_at: this.deps.clock.now().toISOString(),
+        exit_code: null, reason: 'executor_error', message, executor: executor.kind, image: null, image_digest: null,
+        stack_digest: stackDigest, cached: false,
+      };
+    }
+    await log.flush();
+    assertStored('buildStatus', status, `build status of ${id}`);
+    await store.put(layout.buildStatus(id), stableJson(status), 'application/json');
+    return 'done';
+  }
+
+  /** schedule: a build outcome appeared. Start the runs, or close the inspection. */
+  async schedule(id: string): Promise<Outcome> {
+    const { store, layout, executor, runQueue } = this.deps;
+    const build = await this.buildStatus(id);
+    if (!build) throw new NotFoundError(`no build status for ${id}`);
+    const spec = await this.specification(id);
+    if (build.state !== 'succeeded' || !spec.script) {
+      await this.refresh(id);
+      return 'done';
+    }
+    const batchSize = spec.batch_size ?? 1;
+    if (executor.runItem) {
+      if (!runQueue) throw new Error('a local executor needs a run queue');
+      for (let item = 0; item < batchSize; item++) {
+        if (await store.exists(layout.result(id, item))) continue;
+        await runQueue.send({ type: 'run', inspection_id: id, item }, { deduplicationId: `run-${id}-${item}` });
+      }
+    } else if (executor.startRuns) {
+      await executor.startRuns({ inspectionId: id, spec, build, context: await this.context(id), deadlineSeconds: this.deadline(spec) });
+    }
+    await this.refresh(id);
+    return 'done';
+  }
+
+  private deadline(spec: InspectionSpecification): number {
+    return spec.run?.deadline_seconds ?? this.deps.defaultDeadlineSeconds;
+  }
+
+  /** run: one item with a local executor. Files go up hwinfo, log, then result (the trigger). */
+  async runItem(id: string, item: number, signal?: AbortSignal): Promise<Outcome> {
+    const { store, layout, executor } = this.deps;
+    if (!executor.runItem) throw new Error(`the ${executor.kind} executor does not run items one by one`);
+    if (await store.exists(layout.result(id, item))) return 'skipped';
+    const spec = await this.specification(id);
+    if (item < 0 || item >= (spec.batch_size ?? 1)) throw new CorruptDataError(`item ${item} is outside the batch of ${id}`);
+    const build = await this.buildStatus(id);
+    if (build?.state !== 'succeeded') throw new CorruptDataError(`item ${item} of ${id} has no successful build to run on`);
+    const output = await executor.runItem({ inspectionId: id, item, spec, build, context: await this.context(id), deadlineSeconds: this.deadline(spec), ...(signal ? { signal } : {}) });
+    if (output.hwinfo) await store.put(layout.resultHwinfo(id, item), output.hwinfo, 'application/json');
+    await store.put(layout.resultLog(id, item), output.log, 'text/plain; charset=utf-8');
+    await store.put(layout.result(id, item), output.result, 'application/json');
+    return 'done';
+  }
+
+  /** index: a result appeared. Recompute the summary; announce completion once. */
+  async index(id: string): Promise<Outcome> {
+    await this.refresh(id);
+    return 'done';
+  }
+
+  /** Reads every stored outcome, writes the summary when it changed, and sends the completion message once. */
+  async refresh(id: string): Promise<void> {
+    const { store, layout } = this.deps;
+    const spec = await this.specification(id);
+    const build = await this.buildStatus(id);
+    const results = new Map<number, RunReport | 'invalid'>();
+    const prefix = layout.resultsPrefix(id);
+    let token: string | undefined;
+    do {
+      const page = await store.list(prefix, { delimiter: '/', ...(token ? { token } : {}) });
+      for (const p of page.prefixes) {
+        const item = Number(p.slice(prefix.length, -1));
+        if (!Number.isInteger(item)) continue;
+        const raw = await store.get(layout.result(id, item));
+        if (!raw) continue;
+        let report: unknown;
+        try {
+          report = JSON.parse(raw.toString('utf8'));
+        } catch {
+          report = undefined;
+        }
+        results.set(item, validators.result(report) ? (report as RunReport) : 'invalid');
+      }
+      token = page.nextToken;
+    } while (token);
+    const summary = computeSummary({ inspectionId: id, spec, build, results });
+    assertStored('summary', summary, `summary of ${id}`);
+    const text = stableJson(summary);
+    const current = await store.get(layout.summary(id));
+    if (current?.toString('utf8') !== text) await store.put(layout.summary(id), text, 'application/json');
+    if (summary.finished) await this.complete(id, spec, summary.state === 'succeeded' ? 'succeeded' : 'failed', summary.items_failed, summary.finished_at ?? null);
+  }
+
+  /** At most one completion message per inspection: the marker is written after the send succeeded. */
+  private async complete(id: string, spec: InspectionSpecification, state: 'succeeded' | 'failed', itemsFailed: number, finishedAt: string | null): Promise<void> {
+    const { store, layout } = this.deps;
+    if (await store.exists(layout.completion(id))) return;
+    const message = {
+      type: 'inspection_completed' as const,
+      inspection_id: id,
+      state,
+      batch_size: spec.batch_size ?? 1,
+      items_failed: itemsFailed,
+      finished_at: finishedAt,
+      force_sync: spec.force_sync ?? false,
+    };
+    if (!validators.completionMessage(message)) throw new CorruptDataError(`completion message: ${JSON.stringify(toProblems(validators.completionMessage.errors))}`);
+    const send = spec.send_messages !== false;
+    if (send) await this.deps.completionQueue.send(message, { deduplicationId: `completed-${id}` });
+    await store.put(layout.completion(id), stableJson({ ...message, sent: send }), 'application/json');
+  }
+}
+
+export function digestStack(dockerfile: string, context: ReadonlyArray<ContextFile>): string {
+  const hash = createHash('sha256');
+  hash.update(`Dockerfile\0${dockerfile.length}\0`).update(dockerfile);
+  for (const file of [...context].sort((a, b) => (a.path < b.path ? -1 : 1))) {
+    const bytes = typeof file.content === 'string' ? Buffer.from(file.content, 'utf8') : file.content;
+    hash.update(`\0${file.path}\0${(file.mode ?? 0o644).toString(8)}\0${bytes.length}\0`).update(bytes);
+  }
+  return hash.digest('hex');
+}

@@ -1,0 +1,12 @@
+/** index: `results/<n>/result` appeared → summary, and the completion message when all are in. */
+import type { App } from '../app.js';
+import { makeLogger } from '../logger.js';
+import { layoutObjectHandler } from '../lib/s3-stage.js';
+import type { SqsHandler } from '../lib/sqs.js';
+
+export function makeIndexHandler(app: Pick<App, 'pipeline' | 'layout'>): SqsHandler {
+  return layoutObjectHandler(app, makeLogger('index'), (rest) => /^results\/[0-9]+\/result$/.test(rest), async (id) => {
+    await app.pipeline.index(id);
+    return 'summary updated';
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * Queue-triggered handlers: one record at a time, failures reported per record
+ * (ReportBatchItemFailures), so one bad record never makes a whole batch retry.
+ */
+import middy from '@middy/core';
+import sqsPartialBatchFailure from '@middy/sqs-partial-batch-failure';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Logger } from '../logger.js';
+import { CorruptDataError } from '../core/errors.js';
+import { validators, toProblems, type ValidatorName } from '../core/validation.js';
+
+export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+export function sqsHandler(logger: Logger, perRecord: (record: SQSRecord) => Promise<void>): SqsHandler {
+  const handler = middy<SQSEvent, PromiseSettledResult<void>[] | SQSBatchResponse>()
+    .use(sqsPartialBatchFailure({ logger: (reason: unknown, record: SQSRecord) => logger.error('record failed; it will be retried', { messageId: record.messageId, receiveCount: record.attributes?.ApproximateReceiveCount, error: reason as Error }) }))
+    .handler(async (event) => {
+      const settled: PromiseSettledResult<void>[] = [];
+      for (const record of event.Records) {
+        try {
+          await perRecord(record);
+          settled.push({ status: 'fulfilled', value: undefined });
+        } catch (reason) {
+          settled.push({ status: 'rejected', reason });
+        }
+      }
+      return settled;
+    });
+  return handler as unknown as SqsHandler;
+}
+
+/** The JSON body of a record, checked against its message schema. */
+export function messageBody<T>(record: SQSRecord, validator: ValidatorName): T {
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body);
+  } catch {
+    throw new CorruptDataError(`message ${record.messageId} is not JSON`);
+  }
+  const fn = validators[validator];
+  if (!fn(body)) throw new CorruptDataError(`message ${record.messageId} is not a valid ${validator}: ${JSON.stringify(toProblems(fn.errors))}`);
+  return body as T;
+}
+
+export interface CreatedObject {
+  bucket: string;
+  /** URL-decoded: S3 encodes keys in notifications, with '+' for a space. */
+  key: string;
+  eTag: string;
+  sequencer: string;
+  size: number;
+  eventTime: string;
+}
+
+/** The objects an S3 notification (delivered through SQS) announces; the S3 test event announces none. */
+export function createdObjects(record: SQSRecord): CreatedObject[] {
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body);
+  } catch {
+    throw new CorruptDataError(`message ${record.messageId} is not JSON`);
+  }
+  if (!validators.s3Notification(body)) throw new CorruptDataError(`message ${record.messageId} is not an S3 notification: ${JSON.stringify(toProblems(validators.s3Notification.errors))}`);
+  const records = (body as { Records?: Array<{ eventTime: string; s3: { bucket: { name: string }; object: { key: string; eTag: string; sequencer: string; size: number } } }> }).Records ?? [];
+  return records.map((r) => ({
+    bucket: r.s3.bucket.name,
+    key: decodeS3Key(r.s3.object.key),
+    eTag: r.s3.object.eTag,
+    sequencer: r.s3.object.sequencer,
+    size: r.s3.object.size,
+    eventTime: r.eventTime,
+  }));
+}
+
+export function decodeS3Key(key: string): string {
+  return decodeURIComponent(key.replace(/\+/g, ' '));
+}

@@ -1,0 +1,19 @@
+/** run: a run message → one item with a local executor. */
+import type { App } from '../app.js';
+import type { RunMessage } from '../core/generated/types.js';
+import { makeLogger } from '../logger.js';
+import { messageBody, sqsHandler, type SqsHandler } from '../lib/sqs.js';
+
+export function makeRunHandler(app: Pick<App, 'pipeline'>): SqsHandler {
+  const logger = makeLogger('run');
+  return sqsHandler(logger, async (record) => {
+    const { inspection_id, item } = messageBody<RunMessage>(record, 'runMessage');
+    logger.appendKeys({ inspection_id, item });
+    try {
+      const outcome = await app.pipeline.runItem(inspection_id, item);
+      logger.info(outcome === 'skipped' ? 'item already has a result' : 'item ran');
+    } finally {
+      logger.removeKeys(['inspection_id', 'item']);
+    }
+  });
+}

@@ -1,0 +1,122 @@
+/**
+ * The embedded local stack: S3 + SQS (fauxqs, persisted under the data directory), the dispatcher
+ * that feeds queue messages and S3 notifications to the handlers per the routes table, and the
+ * HTTP API. `startLocalStack` is what `npm start`, the CLI and the end-to-end tests run.
+ */
+import { join, resolve } from 'node:path';
+import type { Config } from '../functions/config.js';
+import { SERVICE_VERSION } from '../functions/config.js';
+import { makeApp, type App, type AppOverrides } from '../functions/app.js';
+import { makeApiHandler } from '../functions/api/handler.js';
+import { makeBuildHandler } from '../functions/build/handler.js';
+import { makeIndexHandler } from '../functions/index/handler.js';
+import { makeIngestHandler } from '../functions/ingest/handler.js';
+import { makeRunHandler } from '../functions/run/handler.js';
+import { makeScheduleHandler } from '../functions/schedule/handler.js';
+import { makeLogger } from '../functions/logger.js';
+import type { ExecutorKind } from '../functions/core/ports.js';
+import type { FunctionName } from '../functions/routes.js';
+import type { SqsHandler } from '../functions/lib/sqs.js';
+import { startDispatcher } from './dispatcher.js';
+import { startEmulator } from './emulator.js';
+import { startHttpServer } from './http-server.js';
+
+export interface LocalStackOptions {
+  dataDir: string;
+  /** API port; 0 picks a free one. */
+  port: number;
+  host?: string;
+  /** Port of the embedded S3/SQS server; 0 (default) picks a free one. */
+  storagePort?: number;
+  bucket?: string;
+  storePrefix?: string;
+  executor?: ExecutorKind | 'auto';
+  apiToken?: string | undefined;
+  /** Long-poll wait; tests use 1 s so that stopping is quick. */
+  waitTimeSeconds?: number;
+  allowScriptHttp?: boolean;
+  allowScriptPrivate?: boolean;
+  overrides?: AppOverrides;
+  queueAttributes?: Parameters<typeof startEmulator>[0]['queueAttributes'];
+  /** Wraps each queue-triggered handler (tests record and replay deliveries with it). */
+  wrapHandler?: (name: FunctionName, handler: SqsHandler) => SqsHandler;
+}
+
+export interface LocalStack {
+  apiUrl: string;
+  storageEndpoint: string;
+  config: Config;
+  app: App;
+  queueUrls: Record<string, string>;
+  dlqUrls: Record<string, string>;
+  /** Resolves when every queue is empty and no handler runs. */
+  idle(): Promise<void>;
+  /** Stops taking work, lets running handlers finish, persists state. */
+  stop(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const dataDir = resolve(options.dataDir);
+  const bucket = options.bucket ?? 'amun';
+  const storePrefix = options.storePrefix ?? 'inspections';
+  const specsPrefix = 'specs/';
+  const region = 'us-east-1';
+  const emulator = await startEmulator({
+    dataDir: join(dataDir, 'storage'),
+    port: options.storagePort ?? 0,
+    bucket,
+    storePrefix,
+    specsPrefix,
+    region,
+    ...(options.queueAttributes ? { queueAttributes: options.queueAttributes } : {}),
+  });
+  const config: Config = {
+    region,
+    endpoint: emulator.endpoint,
+    bucket,
+    storePrefix,
+    specsPrefix,
+    queueUrls: { work: emulator.queueUrls.work, run: emulator.queueUrls.run, completions: emulator.queueUrls.completions },
+    executor: options.executor ?? 'auto',
+    dataDir,
+    apiToken: options.apiToken,
+    scriptFetch: { allowHttp: options.allowScriptHttp ?? false, allowPrivateAddresses: options.allowScriptPrivate ?? false, maxBytes: 1024 * 1024, timeoutMs: 10_000 },
+    serviceVersion: SERVICE_VERSION,
+    logLevel: process.env.AMUN_LOG_LEVEL ?? 'INFO',
+  };
+  const app = makeApp(config, options.overrides);
+  const wrap = (name: FunctionName, handler: SqsHandler): SqsHandler => options.wrapHandler?.(name, handler) ?? handler;
+  const dispatcher = startDispatcher({
+    endpoint: emulator.endpoint,
+    region,
+    queueUrls: emulator.queueUrls,
+    handlers: {
+      ingest: wrap('ingest', makeIngestHandler(app)),
+      build: wrap('build', makeBuildHandler(app)),
+      schedule: wrap('schedule', makeScheduleHandler(app)),
+      run: wrap('run', makeRunHandler(app)),
+      index: wrap('index', makeIndexHandler(app)),
+    },
+    waitTimeSeconds: options.waitTimeSeconds ?? 20,
+    logger: makeLogger('local'),
+  });
+  const http = await startHttpServer(makeApiHandler(app), { port: options.port, host: options.host ?? '127.0.0.1' });
+  let stopped: Promise<void> | undefined;
+  return {
+    apiUrl: http.url,
+    storageEndpoint: emulator.endpoint,
+    config,
+    app,
+    queueUrls: emulator.queueUrls,
+    dlqUrls: emulator.dlqUrls,
+    idle: () => dispatcher.idle(),
+    stop: () => {
+      stopped ??= (async () => {
+        await http.close();
+        await dispatcher.stop();
+        await emulator.stop();
+      })();
+      return stopped;
+    },
+  };
+}

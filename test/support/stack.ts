@@ -1,0 +1,65 @@
+/** Test helpers around the real local stack: temp data dirs, HTTP calls, store snapshots, queue reads. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { makeSqsClient } from '../../functions/adapters/clients.js';
+import type { LocalStack } from '../../local/stack.js';
+
+export function tempDir(prefix = 'amun-test-'): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export async function api(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; text: string }> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, body: parsed, text };
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Every object of the bucket with its bytes, for byte-identical comparisons. */
+export async function snapshot(stack: Pick<LocalStack, 'app'>, prefix = ''): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let token: string | undefined;
+  do {
+    const page = await stack.app.store.list(prefix, token ? { token } : {});
+    for (const key of page.keys) out.set(key, (await stack.app.store.get(key))?.toString('base64') ?? '');
+    token = page.nextToken;
+  } while (token);
+  return out;
+}
+
+/** Drains a queue: every message body currently there, deleted as read. */
+export async function drain(stack: Pick<LocalStack, 'storageEndpoint'>, queueUrl: string, waitSeconds = 1): Promise<unknown[]> {
+  const sqs = makeSqsClient({ region: 'us-east-1', endpoint: stack.storageEndpoint });
+  const bodies: unknown[] = [];
+  for (;;) {
+    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: waitSeconds }));
+    const messages = out.Messages ?? [];
+    if (messages.length === 0) return bodies;
+    for (const m of messages) {
+      bodies.push(JSON.parse(m.Body ?? 'null'));
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
+    }
+  }
+}
