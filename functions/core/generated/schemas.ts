@@ -1155,7 +1155,8 @@ export const resultSchema = {
       "pattern": "^[a-f0-9]{64}$"
     },
     "stdout": {
-      "description": "Parsed JSON when the script printed JSON, else the text ({} when empty, as the original)."
+      "description": "Parsed JSON when the script printed JSON, else the text ({} when empty, as the original).",
+      "tsType": "unknown"
     },
     "stderr": {
       "type": "string"

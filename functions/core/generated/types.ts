@@ -403,9 +403,7 @@ export interface RunReport {
   /**
    * Parsed JSON when the script printed JSON, else the text ({} when empty, as the original).
    */
-  stdout: {
-    [k: string]: unknown;
-  };
+  stdout: unknown;
   stderr: string;
   usage: {
     [k: string]: number;

@@ -1,0 +1,538 @@
+#!/usr/bin/env python3
+"""Amun run harness: runs one inspection item's script and records what happened.
+
+Runs inside the built image (container and kubernetes executors) and on the host (process
+executor). Standard library only, Python 3.6 and later.
+
+Writes to the output directory:
+  log     the script's stdout, then its stderr
+  hwinfo  the node's hardware (hwinfo.py), JSON
+  result  the run report (schemas/result.json), JSON, written last and atomically: its
+          appearance is what triggers indexing
+
+Exits 0 whenever it wrote a result, whatever the script's exit code; non-zero only when no
+result could be written at all.
+"""
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+try:
+    import hwinfo as _hwinfo
+except Exception:  # the report says hwinfo null rather than failing the run
+    _hwinfo = None
+
+EXECUTORS = ("process", "container", "kubernetes")
+KILL_GRACE_SECONDS = 5.0
+SUBPROCESS_TIMEOUT = 10
+USAGE_FIELDS = (
+    "ru_utime", "ru_stime", "ru_maxrss", "ru_ixrss", "ru_idrss", "ru_isrss", "ru_minflt", "ru_majflt",
+    "ru_nswap", "ru_inblock", "ru_oublock", "ru_msgsnd", "ru_msgrcv", "ru_nsignals", "ru_nvcsw", "ru_nivcsw",
+)
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+class HarnessError(Exception):
+    """The harness could not run the script (missing file, exec failure)."""
+
+
+def _warn(text):
+    try:
+        sys.stderr.write("amun-harness: %s\n" % text)
+        sys.stderr.flush()
+    except Exception:
+        pass
+
+
+def _env(*names):
+    for name in names:
+        value = os.environ.get(name)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def parse_options(argv):
+    parser = argparse.ArgumentParser(description="Run an Amun inspection script and record the result.")
+    parser.add_argument("--script", default=_env("AMUN_SCRIPT") or "/home/amun/script")
+    parser.add_argument("--output", default=_env("AMUN_OUTPUT_DIR") or "/home/amun/output")
+    parser.add_argument("--item", default=_env("AMUN_ITEM", "JOB_COMPLETION_INDEX") or "0")
+    parser.add_argument("--inspection-id", dest="inspection_id", default=_env("AMUN_INSPECTION_ID"))
+    parser.add_argument("--executor", default=_env("AMUN_EXECUTOR_KIND") or "container")
+    parser.add_argument("--deadline", default=_env("AMUN_DEADLINE_SECONDS"),
+                        help="seconds the script may run before it is terminated")
+    parser.add_argument("--venv", default=_env("AMUN_VENV") or "/home/amun/venv")
+    parser.add_argument("--workdir", default=_env("AMUN_WORKDIR"),
+                        help="directory the script runs in (default: the script's directory)")
+    options = parser.parse_args(argv)
+
+    # Bad values must not cost the run its report: fall back and say so on stderr.
+    if options.executor not in EXECUTORS:
+        _warn("unknown executor %r, recording 'container'" % options.executor)
+        options.executor = "container"
+    try:
+        options.item = int(options.item)
+        if options.item < 0:
+            raise ValueError(options.item)
+    except Exception:
+        _warn("item %r is not a non-negative integer, leaving it out" % (options.item,))
+        options.item = None
+    if options.deadline is not None:
+        try:
+            options.deadline = float(options.deadline)
+            if options.deadline <= 0:
+                options.deadline = None
+        except Exception:
+            _warn("deadline %r is not a number of seconds, running without one" % (options.deadline,))
+            options.deadline = None
+    return options
+
+
+def _utc_now():
+    """Naive UTC now (utcnow() is deprecated from 3.12)."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _iso(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def read_os_release():
+    """/etc/os-release as a dict with lower-cased keys and unquoted values; None when missing."""
+    text = None
+    for path in ("/etc/os-release", "/usr/lib/os-release"):
+        try:
+            with open(path, "r", encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+            break
+        except Exception:
+            continue
+    if text is None:
+        return None
+    out = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in ("'", '"'):
+            quote = value[0]
+            value = value[1:-1]
+            if quote == '"':
+                for escaped in ("\\\\", '\\"', "\\$", "\\`"):
+                    value = value.replace(escaped, escaped[1])
+        out[key.strip().lower()] = value
+    return out
+
+
+def usage_of_children():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return dict((name, getattr(usage, name)) for name in USAGE_FIELDS)
+
+
+def zero_usage():
+    return dict((name, 0.0 if name in ("ru_utime", "ru_stime") else 0) for name in USAGE_FIELDS)
+
+
+def python_for(venv):
+    candidate = os.path.join(venv, "bin", "python3") if venv else None
+    if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+        return candidate, True
+    return sys.executable or "python3", False
+
+
+def python_version_of(python):
+    """'3.11' of the given interpreter; the harness's own when that cannot be learnt."""
+    own = "%d.%d" % sys.version_info[:2]
+    if not python or os.path.realpath(python) == os.path.realpath(sys.executable or ""):
+        return own
+    try:
+        proc = subprocess.Popen(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            universal_newlines=True,
+        )
+        try:
+            out, _ = proc.communicate(timeout=SUBPROCESS_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return own
+        version = (out or "").strip()
+        if proc.returncode == 0 and version:
+            return version
+    except Exception:
+        pass
+    return own
+
+
+def _shebang_argv(script, first_line):
+    """[interpreter, optional argument, script] from a '#!' line, as the kernel splits it."""
+    line = first_line[2:].decode("utf-8", "replace").strip()
+    if not line:
+        raise HarnessError("empty '#!' line in %s" % script)
+    parts = line.split(None, 1)
+    return parts + [script]
+
+
+def command_for(script, content, python):
+    """(argv, description) to run the script with."""
+    if content.startswith(b"#!"):
+        if not os.access(script, os.X_OK):
+            try:
+                mode = os.stat(script).st_mode
+                os.chmod(script, mode | 0o111)
+            except Exception:
+                pass  # read-only mount: run the interpreter named in the '#!' line instead
+        if os.access(script, os.X_OK):
+            return [script], "directly"
+        return _shebang_argv(script, content.split(b"\n", 1)[0]), "through its '#!' interpreter"
+    return [python, script], "with %s" % python
+
+
+def child_environment(venv, has_venv):
+    env = dict(os.environ)
+    if has_venv:
+        # Scripts and their children that call `python3` or `pip` should find the venv's.
+        env["VIRTUAL_ENV"] = venv
+        env["PATH"] = os.path.join(venv, "bin") + os.pathsep + env.get("PATH", os.defpath)
+        env.pop("PYTHONHOME", None)
+    return env
+
+
+def _killpg(pgid, signum):
+    try:
+        os.killpg(pgid, signum)
+        return True
+    except Exception:
+        return False
+
+
+class Run(object):
+    """Starts the script in its own session and waits for it under the deadline."""
+
+    def __init__(self, argv, cwd, env, stdout, stderr, deadline):
+        self.argv = argv
+        self.cwd = cwd
+        self.env = env
+        self.stdout = stdout
+        self.stderr = stderr
+        self.deadline = deadline
+        self.proc = None
+        self.reason = None
+        self.message = None
+        self.signalled = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+            stdout=self.stdout, stderr=self.stderr, start_new_session=True, close_fds=True,
+        )
+        return self.proc
+
+    def forward(self, signum, _frame):
+        """The harness was asked to stop: pass it on to the script's process group."""
+        self.signalled = signum
+        if self.proc is not None and self.proc.returncode is None:
+            _killpg(self.proc.pid, signum)
+
+    def wait(self, started):
+        proc = self.proc
+        if self.deadline is None:
+            return proc.wait()
+        remaining = self.deadline - (time.monotonic() - started)
+        try:
+            return proc.wait(timeout=max(remaining, 0))
+        except subprocess.TimeoutExpired:
+            pass
+        self.reason = "deadline"
+        self.message = "deadline of %g s exceeded: sent SIGTERM to the script's process group" % self.deadline
+        _killpg(proc.pid, signal.SIGTERM)
+        try:
+            return proc.wait(timeout=KILL_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+        self.message += ", then SIGKILL after %g s" % KILL_GRACE_SECONDS
+        _killpg(proc.pid, signal.SIGKILL)
+        return proc.wait()
+
+    def cleanup(self):
+        """Whatever the script left running in its process group goes with it."""
+        if self.proc is not None:
+            if self.proc.returncode is None:
+                _killpg(self.proc.pid, signal.SIGKILL)
+                try:
+                    self.proc.wait(timeout=KILL_GRACE_SECONDS)
+                except Exception:
+                    pass
+            else:
+                _killpg(self.proc.pid, signal.SIGKILL)
+
+
+def _read_bytes(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except Exception:
+        return b""
+
+
+def _reject_constant(name):
+    raise ValueError("not JSON: %s" % name)
+
+
+def parse_stdout(text):
+    """The original's rule: JSON when the whole stdout is JSON, {} when empty, else the text."""
+    if not text.strip():
+        return {}
+    try:
+        # NaN and Infinity would make the report invalid JSON for other readers: keep the text.
+        return json.loads(text, parse_constant=_reject_constant)
+    except Exception:
+        return text
+
+
+def _dump(value):
+    return json.dumps(value, sort_keys=True, indent=2, allow_nan=False)
+
+
+def write_atomically(directory, name, text):
+    fd, tmp = tempfile.mkstemp(prefix="." + name + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            try:
+                os.fsync(handle.fileno())
+            except Exception:
+                pass
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, os.path.join(directory, name))
+    except Exception:
+        try:
+            os.unlink(tmp)
+        except Exception:
+            pass
+        raise
+
+
+def base_result(options):
+    now = _utc_now()
+    result = {
+        "datetime": now.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        "started_at": _iso(now),
+        "finished_at": _iso(now),
+        "wall_time": 0.0,
+        "exit_code": None,
+        "reason": None,
+        "message": None,
+        "hostname": _safe(socket.gethostname, ""),
+        "hwinfo": None,
+        "os_release": None,
+        "runtime_environment": {
+            "cuda_version": None,
+            "hardware": {"cpu_family": None, "cpu_model": None},
+            "operating_system": {"name": None, "version": None},
+            "python_version": "%d.%d" % sys.version_info[:2],
+        },
+        "script_sha256": EMPTY_SHA256,
+        "stdout": {},
+        "stderr": "",
+        "usage": zero_usage(),
+        "executor": getattr(options, "executor", None) or "container",
+    }
+    if getattr(options, "inspection_id", None):
+        result["inspection_id"] = options.inspection_id
+    if getattr(options, "item", None) is not None:
+        result["item"] = options.item
+    return result
+
+
+def _safe(fn, default):
+    try:
+        return fn()
+    except Exception:
+        return default
+
+
+def describe_environment(result, python):
+    """hwinfo, os_release and runtime_environment; each part that fails stays null."""
+    hw = None
+    if _hwinfo is not None:
+        hw = _safe(_hwinfo.collect, None)
+    result["hwinfo"] = hw
+    os_release = _safe(read_os_release, None)
+    result["os_release"] = os_release
+    runtime = result["runtime_environment"]
+    if _hwinfo is not None:
+        runtime["cuda_version"] = _safe(_hwinfo.cuda_version, None)
+    if isinstance(hw, dict):
+        cpu = hw.get("cpu_info") or {}
+        for key, source in (("cpu_family", "family"), ("cpu_model", "model")):
+            value = cpu.get(source)
+            runtime["hardware"][key] = value if isinstance(value, int) else None
+    if os_release:
+        runtime["operating_system"] = {"name": os_release.get("id"), "version": os_release.get("version_id")}
+    runtime["python_version"] = python_version_of(python)
+
+
+def run(options, result, scratch):
+    """Runs the script and fills in result; raises HarnessError when it could not run it."""
+    script = os.path.abspath(options.script)
+    python, has_venv = python_for(options.venv)
+    result["_python"] = python
+    try:
+        with open(script, "rb") as handle:
+            content = handle.read()
+    except Exception as error:
+        raise HarnessError("cannot read the script %s: %s" % (script, error))
+    result["script_sha256"] = hashlib.sha256(content).hexdigest()
+    argv, how = command_for(script, content, python)
+    cwd = os.path.abspath(options.workdir) if options.workdir else os.path.dirname(script)
+
+    stdout_path = os.path.join(scratch, "stdout")
+    stderr_path = os.path.join(scratch, "stderr")
+    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+        runner = Run(argv, cwd, child_environment(options.venv, has_venv), out, err, options.deadline)
+        started_wall = _utc_now()
+        started = time.monotonic()
+        previous = {}
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            previous[signum] = _safe(lambda s=signum: signal.signal(s, runner.forward), None)
+        try:
+            try:
+                runner.start()
+            except Exception as error:
+                if how != "directly":
+                    raise HarnessError("cannot start the script %s (%s): %s" % (script, how, error))
+                # Executable bit set but exec refused (noexec mount, odd '#!' line): name the interpreter.
+                runner.argv = _shebang_argv(script, content.split(b"\n", 1)[0])
+                try:
+                    runner.start()
+                except Exception as second:
+                    raise HarnessError("cannot start the script %s: %s; through its '#!' interpreter: %s"
+                                       % (script, error, second))
+            returncode = runner.wait(started)
+            wall = time.monotonic() - started
+            finished_wall = _utc_now()
+            # Right after the wait, before the harness starts any other child of its own.
+            result["usage"] = usage_of_children()
+        finally:
+            runner.cleanup()
+            for signum, handler in previous.items():
+                if handler is not None:
+                    _safe(lambda s=signum, h=handler: signal.signal(s, h), None)
+
+    result["exit_code"] = returncode
+    result["started_at"] = _iso(started_wall)
+    result["finished_at"] = _iso(finished_wall)
+    result["datetime"] = finished_wall.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    result["wall_time"] = round(max(wall, 0.0), 6)
+    if runner.reason:
+        result["reason"] = runner.reason
+        result["message"] = runner.message
+    elif runner.signalled is not None:
+        result["message"] = "the harness received signal %d and passed it on to the script" % runner.signalled
+
+    stdout_bytes = _read_bytes(stdout_path)
+    stderr_bytes = _read_bytes(stderr_path)
+    result["_log"] = stdout_bytes + stderr_bytes
+    result["stdout"] = parse_stdout(stdout_bytes.decode("utf-8", "replace"))
+    result["stderr"] = stderr_bytes.decode("utf-8", "replace")
+
+
+def write_outputs(output, result):
+    log = result.pop("_log", b"")
+    result.pop("_python", None)
+    try:
+        with open(os.path.join(output, "log"), "wb") as handle:
+            handle.write(log)
+    except Exception as error:
+        _warn("cannot write the log: %s" % error)
+    if result.get("hwinfo") is not None:
+        try:
+            write_atomically(output, "hwinfo", _dump(result["hwinfo"]) + "\n")
+        except Exception as error:
+            _warn("cannot write hwinfo: %s" % error)
+    write_atomically(output, "result", _dump(result) + "\n")
+
+
+def _fail(result, reason, message):
+    if result.get("reason") is None or reason == "harness_error":
+        result["reason"] = reason
+    result["message"] = message if not result.get("message") else result["message"] + "\n" + message
+    finished = _utc_now()
+    if result.get("exit_code") is None:
+        result["finished_at"] = _iso(finished)
+        result["datetime"] = finished.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def main(argv=None):
+    options = parse_options(sys.argv[1:] if argv is None else argv)
+    output = os.path.abspath(options.output)
+    try:
+        if not os.path.isdir(output):
+            os.makedirs(output)
+    except Exception as error:
+        _warn("cannot create the output directory %s: %s" % (output, error))
+        return 2
+
+    result = base_result(options)
+    scratch = None
+    try:
+        try:
+            try:
+                scratch = tempfile.mkdtemp(prefix="amun-harness-")
+            except Exception:  # read-only /tmp: keep the captured streams beside the outputs until the end
+                scratch = tempfile.mkdtemp(prefix=".amun-harness-", dir=output)
+            run(options, result, scratch)
+        except HarnessError as error:
+            _fail(result, "harness_error", str(error))
+        except Exception:
+            _fail(result, "harness_error", "the harness failed:\n" + traceback.format_exc())
+        try:
+            describe_environment(result, result.get("_python") or sys.executable)
+        except Exception:
+            _fail(result, "harness_error", "the harness failed describing the node:\n" + traceback.format_exc())
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    try:
+        write_outputs(output, result)
+        return 0
+    except Exception:
+        detail = traceback.format_exc()
+        _warn("cannot write the result:\n" + detail)
+    # Last resort: the smallest valid report.
+    try:
+        fallback = base_result(options)
+        fallback["reason"] = "harness_error"
+        fallback["message"] = "the harness could not write its report:\n" + detail
+        fallback["exit_code"] = result.get("exit_code") if isinstance(result.get("exit_code"), int) else None
+        write_atomically(output, "result", _dump(fallback) + "\n")
+        return 0
+    except Exception:
+        _warn("cannot write even a minimal result:\n" + traceback.format_exc())
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
