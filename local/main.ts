@@ -17,7 +17,7 @@ const stack = await startLocalStack({
   ...(process.env.AMUN_STORAGE_PORT ? { storagePort: Number(process.env.AMUN_STORAGE_PORT) } : {}),
   ...(process.env.AMUN_WAIT_SECONDS ? { waitTimeSeconds: Number(process.env.AMUN_WAIT_SECONDS) } : {}),
 });
-logger.info('amun is listening', { api: `${stack.apiUrl}/api/v1`, storage: stack.storageEndpoint, executor: stack.app.executor.kind, dataDir: stack.config.dataDir });
+logger.info('amun is listening', { api: `${stack.apiUrl}/api/v1`, storage: stack.storageEndpoint, completions: stack.queueUrls.completions, executor: stack.app.executor.kind, dataDir: stack.config.dataDir });
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -170,7 +170,7 @@ export class InspectionService {
       store.exists(layout.buildLog(id)),
       store.list(layout.resultsPrefix(id), { delimiter: '/', maxKeys: 1 }),
     ]);
-    let view: BuildStatusView = null;
+    let view: BuildStatusView;
     if (build) {
       view = { container: build.image, exit_code: build.exit_code, finished_at: build.finished_at, reason: build.reason, started_at: build.started_at, state: 'terminated' };
     } else if (logExists) {
