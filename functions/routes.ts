@@ -30,9 +30,10 @@ export type PrefixRef = 'specs' | 'store';
 export type Trigger =
   | { kind: 'http'; basePath: string }
   | { kind: 'queue'; queue: QueueName; batchSize: number }
-  | { kind: 's3'; queue: QueueName; prefix: PrefixRef; suffix: string; batchSize: number };
+  | { kind: 's3'; queue: QueueName; prefix: PrefixRef; suffix: string; batchSize: number }
+  | { kind: 'schedule'; rateMinutes: number };
 
-export type FunctionName = 'api' | 'ingest' | 'build' | 'schedule' | 'run' | 'index';
+export type FunctionName = 'api' | 'ingest' | 'build' | 'schedule' | 'run' | 'index' | 'reconcile';
 
 export interface Route {
   name: FunctionName;
@@ -124,6 +125,18 @@ export const routes: ReadonlyArray<Route> = [
     store: 'readwrite',
     localConcurrency: 4,
     description: 'a run result appeared: validate it, update the summary, announce completion',
+  },
+  {
+    name: 'reconcile',
+    entry: 'reconcile/index.ts',
+    trigger: { kind: 'schedule', rateMinutes: 5 },
+    timeoutSeconds: 120,
+    memoryMb: 512,
+    runsOn: ['aws'],
+    sendsTo: [],
+    store: 'readwrite',
+    localConcurrency: 1,
+    description: 'cluster jobs and pods that ended without writing their objects get a status or result with the reason',
   },
 ];
 
