@@ -2,8 +2,8 @@
  * The stages after submit, each idempotent: a stage that finds its work done does nothing, and
  * every object it writes is a function of what is stored, so redelivery leaves the same bytes.
  */
-import { createHash } from 'node:crypto';
 import type { BuildStatus, InspectionSpecification, RunReport } from './generated/types.js';
+import { digestBuild } from './dockerfile.js';
 import { CorruptDataError, NotFoundError } from './errors.js';
 import { stableJson } from './json.js';
 import type { Layout } from './layout.js';
@@ -196,12 +196,5 @@ export class Pipeline {
   }
 }
 
-export function digestStack(dockerfile: string, context: ReadonlyArray<ContextFile>): string {
-  const hash = createHash('sha256');
-  hash.update(`Dockerfile\0${dockerfile.length}\0`).update(dockerfile);
-  for (const file of [...context].sort((a, b) => (a.path < b.path ? -1 : 1))) {
-    const bytes = typeof file.content === 'string' ? Buffer.from(file.content, 'utf8') : file.content;
-    hash.update(`\0${file.path}\0${(file.mode ?? 0o644).toString(8)}\0${bytes.length}\0`).update(bytes);
-  }
-  return hash.digest('hex');
-}
+/** The stack digest: the generator's own framing, over the stored Dockerfile and context. */
+export const digestStack = digestBuild;

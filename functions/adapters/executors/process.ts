@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { BuildOutcome, BuildRequest, ContextFile, Executor, LogSink, RunOutput, RunRequest } from '../../core/ports.js';
 import { syntheticResult } from '../../core/results.js';
+import { CONTEXT_PATHS } from '../../core/dockerfile.js';
 import { run } from './spawn.js';
 
 export interface ProcessExecutorOptions {
@@ -47,6 +48,7 @@ export class ProcessExecutor implements Executor {
     const dir = await mkdtemp(`${final}.tmp-`);
     try {
       await writeContext(dir, request.context);
+      await placeFiles(dir, request.spec);
       const missing = await missingNativePackages(request.spec.packages ?? [], log);
       if (missing.length > 0) {
         const message = `native packages are not installed on this host and the process executor cannot install them: ${missing.join(', ')}`;
@@ -86,6 +88,7 @@ export class ProcessExecutor implements Executor {
       await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true });
       await writeContext(dir, request.context);
+      await placeFiles(dir, request.spec);
     }
     const out = await mkdtemp(join(this.options.dataDir, 'run-'));
     try {
@@ -153,22 +156,35 @@ interface Step {
   args: string[];
 }
 
-/** The Python part of the generated build, replayed on the host into `<work dir>/venv`. */
+/**
+ * The Python part of the generated build, replayed on the host into `<work dir>/venv`: the same
+ * requirement files the image build installs (hash-pinned ones from a lock with --require-hashes).
+ * python_packages go into the venv too, since the host's own python3 is not ours to change.
+ */
 function pythonSteps(request: BuildRequest, dir: string, python: string): Step[] {
   const { spec, context } = request;
-  const has = (path: string): boolean => context.some((f) => f.path === path);
   const needsVenv = spec.python !== undefined || (spec.python_packages?.length ?? 0) > 0;
   if (!needsVenv) return [];
-  const pip = join(dir, 'venv', 'bin', 'pip');
+  const venvPython = join(dir, 'venv', 'bin', 'python3');
+  const pip = (what: string, ...args: string[]): Step => ({ what, command: venvPython, args: ['-m', 'pip', 'install', '--disable-pip-version-check', ...args] });
   const steps: Step[] = [{ what: 'creating the venv', command: python, args: ['-m', 'venv', join(dir, 'venv')] }];
-  if (spec.upgrade_pip) steps.push({ what: 'upgrading pip', command: pip, args: ['install', '--upgrade', 'pip'] });
-  const pinned = context.find((f) => /^amun\/.*requirements.*(lock|hash).*\.txt$/.test(f.path));
-  if (pinned) {
-    steps.push({ what: 'installing the locked stack', command: pip, args: ['install', '--require-hashes', '--no-deps', '-r', join(dir, pinned.path)] });
-  } else if (has('amun/Pipfile')) {
-    steps.push({ what: 'installing the Pipfile stack', command: join(dir, 'venv', 'bin', 'python3'), args: ['-m', 'pip', 'install', 'micropipenv'] });
+  if (spec.upgrade_pip) steps.push(pip('upgrading pip', '--upgrade', 'pip'));
+  if (context.some((f) => f.path === CONTEXT_PATHS.pythonPackages)) steps.push(pip('installing python_packages', '-r', join(dir, CONTEXT_PATHS.pythonPackages)));
+  const files = (prefix: string): string[] => context.map((f) => f.path).filter((p) => p.startsWith(prefix)).sort();
+  if (spec.python !== undefined && spec.package_manager === 'pipenv') {
+    steps.push({ what: 'installing the Pipfile stack with pipenv', command: 'pipenv', args: ['install', ...(spec.python.requirements_locked ? ['--deploy'] : [])] });
+  } else {
+    for (const file of files(CONTEXT_PATHS.lockRequirementsPrefix)) steps.push(pip('installing the locked stack', '--require-hashes', '--no-deps', '-r', join(dir, file)));
+    for (const file of files(CONTEXT_PATHS.pipfileRequirementsPrefix)) steps.push(pip('installing the Pipfile stack', '-r', join(dir, file)));
   }
-  const plain = context.find((f) => /^amun\/python-packages.*\.txt$/.test(f.path));
-  if (plain) steps.push({ what: 'installing python_packages', command: pip, args: ['install', '-r', join(dir, plain.path)] });
   return steps;
+}
+
+/** User files at their paths under `<work dir>/rootfs` (AMUN_FILES_ROOT tells the script where). */
+async function placeFiles(dir: string, spec: BuildRequest['spec']): Promise<void> {
+  for (const [i, file] of (spec.files ?? []).entries()) {
+    const target = join(dir, 'rootfs', file.path);
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, await readFile(join(dir, `${CONTEXT_PATHS.filesDir}${i}`)));
+  }
 }

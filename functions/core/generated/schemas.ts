@@ -1331,7 +1331,7 @@ export const specificationSchema = {
     },
     "files": {
       "type": "array",
-      "maxItems": 128,
+      "maxItems": 64,
       "items": {
         "type": "object",
         "additionalProperties": false,
@@ -1525,7 +1525,7 @@ export const specificationSchema = {
               "url": {
                 "type": "string",
                 "format": "uri",
-                "pattern": "^https?://[^\\s]+$"
+                "pattern": "^https?://[!-~]+$"
               },
               "verify_ssl": {
                 "type": "boolean"
@@ -1589,7 +1589,7 @@ export const specificationSchema = {
                   },
                   "url": {
                     "type": "string",
-                    "pattern": "^https?://[^\\s]+$"
+                    "pattern": "^https?://[!-~]+$"
                   },
                   "verify_ssl": {
                     "type": "boolean"

@@ -487,7 +487,7 @@ export interface InspectionSpecification {
     network?: boolean;
   };
   /**
-   * @maxItems 128
+   * @maxItems 64
    */
   files?: {
     /**
