@@ -11,6 +11,24 @@ export interface ScriptFetchPolicy {
   timeoutMs: number;
 }
 
+/** Where and how the kubernetes executor reaches its cluster (AMUN_K8S_*). */
+export interface KubernetesConfig {
+  namespace: string;
+  /** EKS: cluster name (token from a presigned STS GetCallerIdentity), with endpoint and CA. */
+  clusterName: string | undefined;
+  endpoint: string | undefined;
+  /** Base64 PEM of the cluster CA. */
+  caData: string | undefined;
+  /** Local use: a kubeconfig file (KUBECONFIG or AMUN_K8S_KUBECONFIG). */
+  kubeconfig: string | undefined;
+  /** Registry repository that built images are pushed to, tagged by stack digest. */
+  registry: string | undefined;
+  /** Image of the builder (a maintained kaniko fork). */
+  builderImage: string;
+  /** Node label preset for hardware placement: nfd | karpenter | amun. */
+  labelPreset: string;
+}
+
 export interface Config {
   region: string;
   /** S3-compatible endpoint; unset on AWS. */
@@ -27,6 +45,7 @@ export interface Config {
   scriptFetch: ScriptFetchPolicy;
   serviceVersion: string;
   logLevel: string;
+  kubernetes: KubernetesConfig;
 }
 
 export class ConfigError extends Error {
@@ -92,5 +111,21 @@ export function configFromEnv(env: Env = process.env): Config {
     },
     serviceVersion: SERVICE_VERSION,
     logLevel: env.AMUN_LOG_LEVEL ?? 'INFO',
+    kubernetes: kubernetesFromEnv(env),
+  };
+}
+
+export function kubernetesFromEnv(env: Env = process.env): KubernetesConfig {
+  const preset = env.AMUN_K8S_LABEL_PRESET ?? 'nfd';
+  if (!['nfd', 'karpenter', 'amun'].includes(preset)) throw new ConfigError('AMUN_K8S_LABEL_PRESET', `must be one of nfd, karpenter, amun, got ${JSON.stringify(preset)}`);
+  return {
+    namespace: env.AMUN_K8S_NAMESPACE ?? 'amun',
+    clusterName: env.AMUN_K8S_CLUSTER_NAME || undefined,
+    endpoint: env.AMUN_K8S_ENDPOINT || undefined,
+    caData: env.AMUN_K8S_CA_DATA || undefined,
+    kubeconfig: env.AMUN_K8S_KUBECONFIG || env.KUBECONFIG || undefined,
+    registry: env.AMUN_REGISTRY || undefined,
+    builderImage: env.AMUN_BUILDER_IMAGE ?? 'ghcr.io/osscontainertools/kaniko:latest',
+    labelPreset: preset,
   };
 }

@@ -5,7 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import type { Config } from '../functions/config.js';
-import { SERVICE_VERSION } from '../functions/config.js';
+import { SERVICE_VERSION, kubernetesFromEnv } from '../functions/config.js';
 import { makeApp, type App, type AppOverrides } from '../functions/app.js';
 import { makeApiHandler } from '../functions/api/handler.js';
 import { makeBuildHandler } from '../functions/build/handler.js';
@@ -83,6 +83,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     scriptFetch: { allowHttp: options.allowScriptHttp ?? false, allowPrivateAddresses: options.allowScriptPrivate ?? false, maxBytes: 1024 * 1024, timeoutMs: 10_000 },
     serviceVersion: SERVICE_VERSION,
     logLevel: process.env.AMUN_LOG_LEVEL ?? 'INFO',
+    kubernetes: kubernetesFromEnv(),
   };
   const app = makeApp(config, options.overrides);
   const wrap = (name: FunctionName, handler: SqsHandler): SqsHandler => options.wrapHandler?.(name, handler) ?? handler;
