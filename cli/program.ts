@@ -1,0 +1,268 @@
+/** The commands of `amun` (commander); cli/amun.ts runs them. */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { resolve } from 'node:path';
+import { connect, redirectLogs, startEmbedded, type Backend } from './backend.js';
+import type { ApiClient, InspectionStatus } from './client.js';
+import { CliError, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, formatError } from './errors.js';
+import { showLogs } from './logs.js';
+import { follow, stopProgress } from './progress.js';
+import { resultsTable, statusText, succeeded, summaryLine, type ResultRow } from './render.js';
+import { loadSpec } from './spec.js';
+
+interface GlobalOptions {
+  url?: string;
+  dataDir: string;
+  verbose?: boolean;
+}
+
+const stdoutTty = (): boolean => process.stdout.isTTY === true && !process.env.CI;
+// A live spinner needs a terminal that knows its width (some CI ptys report 0 columns).
+const stderrTty = (): boolean => process.stderr.isTTY === true && !process.env.CI && (process.stderr.columns ?? 0) > 0;
+const out = (text: string): void => void process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+const err = (text: string): void => void process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+
+function integer(min: number) {
+  return (value: string): number => {
+    if (!/^[0-9]+$/.test(value) || Number(value) < min) throw new InvalidArgumentError(`expected an integer of at least ${min}`);
+    return Number(value);
+  };
+}
+
+// Backends in use, so that a signal stops the embedded stack gracefully before exiting.
+const open = new Set<Backend>();
+let signalsHandled = false;
+let interrupted = false;
+
+async function withBackend<T>(globals: GlobalOptions, fn: (backend: Backend) => Promise<T>): Promise<T> {
+  if (!signalsHandled) {
+    // `on`, not `once`: signal-exit (ora's cursor restore) re-raises a signal when it is the only
+    // listener left, which would kill the process before the stack has stopped.
+    signalsHandled = true;
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  const backend = await connect({ url: globals.url, dataDir: globals.dataDir, verbose: globals.verbose === true });
+  open.add(backend);
+  try {
+    return await fn(backend);
+  } finally {
+    open.delete(backend);
+    await backend.close();
+  }
+}
+
+async function fetchRows(client: ApiClient, id: string, status: InspectionStatus): Promise<ResultRow[]> {
+  const w = status.workflow;
+  if (!w || w.has_script === false || w.build === 'failed') return [];
+  const items = Array.from({ length: w.batch_size }, (_, i) => i);
+  return Promise.all(items.map(async (item) => ({ item, report: await client.maybeResult(id, item) })));
+}
+
+async function printBuildFailure(client: ApiClient, id: string, status: InspectionStatus): Promise<void> {
+  if (status.workflow?.build !== 'failed') return;
+  const log = await client.maybeLog(id, 'build');
+  if (!log) return;
+  const tail = log.trimEnd().split('\n').slice(-20);
+  err(`last lines of the build log (amun logs ${id} --build):\n${tail.map((l) => `  ${l}`).join('\n')}`);
+}
+
+function printResults(id: string, status: InspectionStatus, rows: ResultRow[], where: string): void {
+  if (rows.length > 0) out(resultsTable(rows, stdoutTty(), process.stdout.columns ?? 120));
+  out(summaryLine(id, status));
+  out(`stored at ${where}`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('amun')
+    .description('Build a software stack into an image, run a script on it on requested hardware, and record what happened.')
+    .version('1.0.0')
+    .addOption(new Option('--url <url>', 'v1 API to talk to; without one the embedded stack runs in-process').env('AMUN_URL'))
+    .addOption(new Option('--data-dir <dir>', 'data directory of the embedded stack').env('AMUN_DATA_DIR').default('.amun'))
+    .option('-v, --verbose', 'also show the embedded stack logs on stderr (they always go to <data-dir>/amun.log)')
+    .showHelpAfterError()
+    .exitOverride();
+
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+
+  program
+    .command('run')
+    .description('submit a specification, follow it with live progress, and print the results')
+    .argument('<spec>', 'specification file (JSON or YAML), or - for stdin')
+    .addOption(new Option('--timeout <seconds>', 'give up following after this many seconds').argParser(integer(1)))
+    .option('--json', 'print the status and the run reports as JSON instead of a table')
+    .action(async (specPath: string, opts: { timeout?: number; json?: boolean }) => {
+      const { spec } = await loadSpec(specPath);
+      const code = await withBackend(globals(), async (backend) => {
+        const submitted = await backend.client.submit(spec);
+        const id = submitted.inspection_id;
+        const status = await follow(backend.client, id, { tty: stderrTty(), timeoutSeconds: opts.timeout });
+        const rows = await fetchRows(backend.client, id, status);
+        await printBuildFailure(backend.client, id, status);
+        if (opts.json) out(JSON.stringify({ inspection_id: id, status, results: rows.map((r) => r.report ?? null) }, null, 2));
+        else printResults(id, status, rows, backend.where(id));
+        return succeeded(status, rows) ? 0 : EXIT_FAILURE;
+      });
+      process.exitCode = code;
+    });
+
+  program
+    .command('submit')
+    .description('submit a specification and print the inspection id')
+    .argument('<spec>', 'specification file (JSON or YAML), or - for stdin')
+    .option('--json', 'print the whole answer (id and the specification with defaults)')
+    .action(async (specPath: string, opts: { json?: boolean }) => {
+      const { spec } = await loadSpec(specPath);
+      await withBackend(globals(), async (backend) => {
+        const answer = await backend.client.submit(spec);
+        out(opts.json ? JSON.stringify(answer, null, 2) : answer.inspection_id);
+      });
+    });
+
+  program
+    .command('status')
+    .description('show the state of an inspection')
+    .argument('<id>', 'inspection id')
+    .option('--json', 'print the API answer')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      await withBackend(globals(), async (backend) => {
+        const answer = await backend.client.status(id);
+        out(opts.json ? JSON.stringify(answer, null, 2) : statusText(id, answer.status));
+      });
+    });
+
+  program
+    .command('logs')
+    .description('print the build log, an item log, or all of them')
+    .argument('<id>', 'inspection id')
+    .option('--build', 'only the build log')
+    .addOption(new Option('--item <n>', 'only the log of item n').argParser(integer(0)).conflicts('build'))
+    .option('-f, --follow', 'keep printing as the logs grow, until the inspection finishes')
+    .action(async (id: string, opts: { build?: boolean; item?: number; follow?: boolean }) => {
+      await withBackend(globals(), async (backend) => {
+        await showLogs(backend.client, id, { build: opts.build === true, item: opts.item, follow: opts.follow === true, write: (t) => void process.stdout.write(t) });
+      });
+    });
+
+  program
+    .command('results')
+    .description('print the results table of an inspection')
+    .argument('<id>', 'inspection id')
+    .option('--json', 'print the status and the run reports as JSON')
+    .action(async (id: string, opts: { json?: boolean }) => {
+      await withBackend(globals(), async (backend) => {
+        const status = (await backend.client.status(id)).status;
+        const rows = await fetchRows(backend.client, id, status);
+        if (opts.json) out(JSON.stringify({ inspection_id: id, status, results: rows.map((r) => r.report ?? null) }, null, 2));
+        else printResults(id, status, rows, backend.where(id));
+      });
+    });
+
+  program
+    .command('list')
+    .description('list inspections, newest first')
+    .addOption(new Option('--page <n>', 'page number').argParser(integer(1)).default(1))
+    .addOption(new Option('--limit <n>', 'inspections per page').argParser(integer(1)).default(20))
+    .option('--json', 'print the API answer')
+    .action(async (opts: { page: number; limit: number; json?: boolean }) => {
+      await withBackend(globals(), async (backend) => {
+        const answer = await backend.client.list(opts.page, opts.limit);
+        if (opts.json) return out(JSON.stringify(answer, null, 2));
+        for (const id of answer.inspections) out(id);
+        if (answer.parameters.next_page_token) err(`more: amun list --page ${opts.page + 1} --limit ${opts.limit}`);
+      });
+    });
+
+  program
+    .command('dockerfile')
+    .description('print the Dockerfile generated for a specification (rendered locally without --url)')
+    .argument('<spec>', 'specification file (JSON or YAML), or - for stdin')
+    .action(async (specPath: string) => {
+      const { spec } = await loadSpec(specPath);
+      const { url } = globals();
+      if (url) {
+        await withBackend(globals(), async (backend) => out((await backend.client.dockerfile(spec)).dockerfile));
+      } else {
+        out(await renderDockerfile(spec));
+      }
+    });
+
+  program
+    .command('serve')
+    .description('run the embedded stack in the foreground (SIGTERM or SIGINT stop it gracefully)')
+    .addOption(new Option('--port <port>', 'API port (0 picks a free one)').env('PORT').argParser(integer(0)).default(8080))
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--log-file', 'write the logs to <data-dir>/amun.log instead of stdout')
+    .action(async (opts: { port: number; host: string; logFile?: boolean }) => {
+      const { dataDir, verbose } = globals();
+      const dir = resolve(dataDir);
+      if (opts.logFile) redirectLogs(dir, verbose === true);
+      const stack = await startEmbedded({ dataDir: dir, port: opts.port, host: opts.host, apiToken: process.env.AMUN_API_TOKEN || undefined });
+      out(`amun is listening on ${stack.apiUrl}/api/v1 (executor ${stack.app.executor.kind}, data dir ${dir}, storage ${stack.storageEndpoint})`);
+      await new Promise<void>((done) => {
+        let stopping = false;
+        const stop = (signal: NodeJS.Signals): void => {
+          if (stopping) return;
+          stopping = true;
+          err(`${signal}: stopping, letting running handlers finish`);
+          stack.stop().then(done, (error: unknown) => {
+            err(`stop failed: ${(error as Error).message}`);
+            process.exitCode = EXIT_FAILURE;
+            done();
+          });
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      err('stopped');
+    });
+
+  return program;
+}
+
+/** The Dockerfile of a specification, rendered by the same code the service runs, without a stack. */
+async function renderDockerfile(spec: unknown): Promise<string> {
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+  const [{ normalizeSpecification }, { generateBuild }, { harnessFiles }, { SpecificationError }, { SERVICE_VERSION }] = await Promise.all([
+    import('../functions/core/specification.js'),
+    import('../functions/core/dockerfile.js'),
+    import('../functions/core/generated/harness.js'),
+    import('../functions/core/errors.js'),
+    import('../functions/config.js'),
+  ]);
+  try {
+    return generateBuild(normalizeSpecification(spec, { now: new Date(), version: SERVICE_VERSION }), harnessFiles).dockerfile;
+  } catch (error) {
+    if (error instanceof SpecificationError) throw new CliError(error.message, EXIT_BAD_INPUT, error.problems);
+    throw error;
+  }
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (interrupted || open.size === 0) process.exit(EXIT_INTERRUPTED);
+  interrupted = true;
+  stopProgress();
+  err(`${signal}: stopping, letting running handlers finish (again to quit at once)`);
+  void Promise.allSettled([...open].map((b) => b.close())).finally(() => process.exit(EXIT_INTERRUPTED));
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    // Requests cut short by a signal fail; the signal handler reports and exits.
+    if (interrupted) return EXIT_INTERRUPTED;
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      return error.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+    }
+    if (error instanceof CliError) {
+      err(formatError(error));
+      return error.exitCode;
+    }
+    err(`amun: unexpected error: ${(error as Error).stack ?? String(error)}`);
+    return EXIT_FAILURE;
+  }
+}
+
