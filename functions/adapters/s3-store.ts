@@ -41,7 +41,9 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, body: string | Buffer, contentType = 'application/octet-stream'): Promise<void> {
     this.stats.put++;
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
+    // An explicit length: the SDK sends none for an empty string body and then warns on every such put.
+    const length = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, ContentLength: length }));
   }
 
   async exists(key: string): Promise<boolean> {

@@ -2,7 +2,8 @@
 import type { App } from '../app.js';
 import type { BuildMessage } from '../core/generated/types.js';
 import { makeLogger } from '../logger.js';
-import { messageBody, sqsHandler, type SqsHandler } from '../lib/sqs.js';
+import { queues } from '../routes.js';
+import { isLastAttempt, messageBody, sqsHandler, type SqsHandler } from '../lib/sqs.js';
 
 export function makeBuildHandler(app: Pick<App, 'pipeline'>): SqsHandler {
   const logger = makeLogger('build');
@@ -12,6 +13,11 @@ export function makeBuildHandler(app: Pick<App, 'pipeline'>): SqsHandler {
     try {
       const outcome = await app.pipeline.build(inspection_id);
       logger.info(outcome === 'skipped' ? 'build already recorded' : 'build recorded');
+    } catch (error) {
+      // Nothing is retried forever: the last attempt records the failure where status shows it.
+      if (!isLastAttempt(record, queues.work.maxReceiveCount)) throw error;
+      logger.error('build failed on its last attempt; recording it', { error: error as Error });
+      await app.pipeline.recordBuildFailure(inspection_id, `build failed ${queues.work.maxReceiveCount} times: ${(error as Error).message}`);
     } finally {
       logger.removeKeys(['inspection_id']);
     }

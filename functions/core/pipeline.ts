@@ -5,9 +5,11 @@
 import type { BuildStatus, InspectionSpecification, RunReport } from './generated/types.js';
 import { digestBuild } from './dockerfile.js';
 import { CorruptDataError, NotFoundError } from './errors.js';
+import { withHardwareMatch } from './hardware.js';
 import { stableJson } from './json.js';
 import type { Layout } from './layout.js';
 import type { Clock, ContextFile, Executor, LogSink, MessageQueue, ObjectStore } from './ports.js';
+import { syntheticResult } from './results.js';
 import { computeSummary } from './summary.js';
 import { assertStored, validators, toProblems } from './validation.js';
 
@@ -133,7 +135,34 @@ export class Pipeline {
     const output = await executor.runItem({ inspectionId: id, item, spec, build, context: await this.context(id), deadlineSeconds: this.deadline(spec), ...(signal ? { signal } : {}) });
     if (output.hwinfo) await store.put(layout.resultHwinfo(id, item), output.hwinfo, 'application/json');
     await store.put(layout.resultLog(id, item), output.log, 'text/plain; charset=utf-8');
-    await store.put(layout.result(id, item), output.result, 'application/json');
+    await store.put(layout.result(id, item), stampHardware(output.result, spec), 'application/json');
+    return 'done';
+  }
+
+  /**
+   * The last delivery of a build message failed too: record a failed build (the inspection then
+   * closes as failed) instead of letting the message vanish into the dead-letter queue.
+   */
+  async recordBuildFailure(id: string, message: string): Promise<Outcome> {
+    const { store, layout, executor } = this.deps;
+    if (await store.exists(layout.buildStatus(id))) return 'skipped';
+    const now = this.deps.clock.now().toISOString();
+    const status: BuildStatus = {
+      inspection_id: id, state: 'failed', started_at: null, finished_at: now, exit_code: null, reason: 'executor_error',
+      message, executor: executor.kind, image: null, image_digest: null, stack_digest: null, cached: false,
+    };
+    await store.put(layout.buildStatus(id), stableJson(status), 'application/json');
+    return 'done';
+  }
+
+  /** The last delivery of a run message failed too: the item gets a result saying why. */
+  async recordRunFailure(id: string, item: number, message: string): Promise<Outcome> {
+    const { store, layout, executor } = this.deps;
+    if (await store.exists(layout.result(id, item))) return 'skipped';
+    const spec = await this.specification(id);
+    const now = this.deps.clock.now();
+    const report = syntheticResult({ inspectionId: id, item, executor: executor.kind, reason: 'executor_error', message, script: spec.script ?? '', startedAt: now, finishedAt: now });
+    await store.put(layout.result(id, item), stableJson(report), 'application/json');
     return 'done';
   }
 
@@ -194,6 +223,21 @@ export class Pipeline {
     if (send) await this.deps.completionQueue.send(message, { deduplicationId: `completed-${id}` });
     await store.put(layout.completion(id), stableJson({ ...message, sent: send }), 'application/json');
   }
+}
+
+/**
+ * The run report with `hardware_match` / `hardware_mismatches` from the spec's run requests. A
+ * report that is not a JSON object is left as it is (the index stage marks it invalid).
+ */
+function stampHardware(result: Buffer, spec: InspectionSpecification): Buffer | string {
+  let report: unknown;
+  try {
+    report = JSON.parse(result.toString('utf8'));
+  } catch {
+    return result;
+  }
+  if (report === null || typeof report !== 'object' || Array.isArray(report)) return result;
+  return `${stableJson(withHardwareMatch(report as RunReport, spec))}\n`;
 }
 
 /** The stack digest: the generator's own framing, over the stored Dockerfile and context. */

@@ -3,6 +3,7 @@
  * of index invocations, in any order, converge to one summary.
  */
 import type { BuildStatus, InspectionSpecification, InspectionSummary, RunReport } from './generated/types.js';
+import { compareHardware } from './hardware.js';
 
 export interface SummaryInputs {
   inspectionId: string;
@@ -27,7 +28,8 @@ export function computeSummary({ inspectionId, spec, build, results }: SummaryIn
       exit_code: report === 'invalid' ? null : report.exit_code,
       reason: report === 'invalid' ? 'invalid_result' : report.reason,
       wall_time: report === 'invalid' ? null : report.wall_time,
-      hardware_match: report === 'invalid' ? null : (report.hardware_match ?? null),
+      // Reports that arrived without the comparison (written by a cluster run) are compared here.
+      hardware_match: report === 'invalid' ? null : report.hardware_match !== undefined ? report.hardware_match : compareHardware(spec.run?.requests, report.hwinfo).match,
     }));
   const failed = [...results.entries()].filter(([item, r]) => item < batchSize && itemFailed(r)).length;
   const mismatches = items.filter((i) => i.hardware_match === false).length;

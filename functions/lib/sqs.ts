@@ -72,6 +72,11 @@ export function createdObjects(record: SQSRecord): CreatedObject[] {
   }));
 }
 
+/** True on the delivery after which the queue moves the message to its dead-letter queue. */
+export function isLastAttempt(record: SQSRecord, maxReceiveCount: number): boolean {
+  return Number(record.attributes?.ApproximateReceiveCount ?? '1') >= maxReceiveCount;
+}
+
 export function decodeS3Key(key: string): string {
   return decodeURIComponent(key.replace(/\+/g, ' '));
 }
