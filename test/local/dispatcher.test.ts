@@ -1,0 +1,254 @@
+/**
+ * The local event source mapping against the real emulator over HTTP: Lambda SQS events, partial
+ * batch failures, redrive to the DLQ, visibility heartbeats, graceful stop and concurrency limits.
+ */
+import type { Context, SQSEvent } from 'aws-lambda';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { validators } from '../../functions/core/validation.js';
+import { routeFor, type Route } from '../../functions/routes.js';
+import { failedMessageIds, startDispatcher, type Dispatcher, type DispatcherOptions } from '../../local/dispatcher.js';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../local/emulator.js';
+import { BUCKET, REGION, emulatorBase, queueCounts, s3For, sleep, sqsFor, tempDir, waitFor } from './fixtures/aws.js';
+
+interface Delivery {
+  at: number;
+  event: SQSEvent;
+  context: Context;
+}
+
+describe('dispatcher', () => {
+  let emu: Emulator;
+  let dir: { path: string; remove(): void };
+  const dispatchers: Dispatcher[] = [];
+
+  async function setup(queueAttributes: EmulatorOptions['queueAttributes'] = {}) {
+    dir = tempDir('amun-dispatcher-');
+    emu = await startEmulator({ ...emulatorBase, dataDir: dir.path, queueAttributes });
+  }
+
+  function dispatch(options: Partial<DispatcherOptions> & Pick<DispatcherOptions, 'handlers'>): Dispatcher {
+    const d = startDispatcher({ endpoint: emu.endpoint, region: REGION, queueUrls: emu.queueUrls, waitTimeSeconds: 1, ...options });
+    dispatchers.push(d);
+    return d;
+  }
+
+  const withRoute = (name: Route['name'], patch: Partial<Route>): Route => ({ ...routeFor(name), ...patch });
+
+  afterEach(async () => {
+    for (const d of dispatchers.splice(0)) await d.stop();
+    await emu?.stop();
+    dir?.remove();
+  });
+
+  it('delivers a genuine Lambda SQS event and retries only the records reported as failed', async () => {
+    await setup({ ingestEvents: { visibilityTimeoutSeconds: 1 } });
+    const sqs = sqsFor(emu.endpoint);
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: emu.queueUrls.ingestEvents,
+        Entries: ['one', 'two', 'three'].map((b, i) => ({
+          Id: String(i),
+          MessageBody: b,
+          ...(i === 0 ? { MessageAttributes: { origin: { DataType: 'String', StringValue: 'test' } } } : {}),
+        })),
+      }),
+    );
+    const deliveries: Delivery[] = [];
+    dispatch({
+      routes: [withRoute('ingest', { localConcurrency: 1 })],
+      handlers: {
+        ingest: async (event, context) => {
+          deliveries.push({ at: Date.now(), event, context });
+          const failing = event.Records.filter((r) => r.body === 'two' && r.attributes.ApproximateReceiveCount === '1');
+          return { batchItemFailures: failing.map((r) => ({ itemIdentifier: r.messageId })) };
+        },
+      },
+    });
+    await waitFor(() => deliveries.some((d) => d.event.Records.some((r) => r.body === 'two' && r.attributes.ApproximateReceiveCount === '2')));
+    await waitFor(async () => (await queueCounts(sqs, emu.queueUrls.ingestEvents)).total === 0);
+
+    const first = deliveries[0];
+    expect(first?.event.Records.map((r) => r.body)).toEqual(['one', 'two', 'three']);
+    expect(validators.sqsEvent(first?.event)).toBe(true);
+    const record = first?.event.Records[0];
+    expect(record).toMatchObject({
+      eventSource: 'aws:sqs',
+      eventSourceARN: emu.queueArns.ingestEvents,
+      awsRegion: REGION,
+      body: 'one',
+      messageAttributes: { origin: { stringValue: 'test', dataType: 'String', stringListValues: [], binaryListValues: [] } },
+    });
+    expect(record?.md5OfBody).toMatch(/^[0-9a-f]{32}$/);
+    expect(record?.attributes).toEqual({
+      ApproximateReceiveCount: '1',
+      SentTimestamp: expect.stringMatching(/^\d+$/),
+      SenderId: expect.any(String),
+      ApproximateFirstReceiveTimestamp: expect.stringMatching(/^\d+$/),
+    });
+    expect(first?.context.functionName).toBe('amun-ingest');
+    expect(first?.context.awsRequestId).toMatch(/^[0-9a-f-]{36}$/);
+    const remaining = first?.context.getRemainingTimeInMillis() ?? -1;
+    expect(remaining).toBeGreaterThan(0);
+    expect(remaining).toBeLessThanOrEqual(routeFor('ingest').timeoutSeconds * 1000);
+
+    // Only 'two' came back, once, with its receive count increased, after the visibility timeout.
+    const later = deliveries.slice(1).flatMap((d) => d.event.Records);
+    expect(later.map((r) => [r.body, r.attributes.ApproximateReceiveCount])).toEqual([['two', '2']]);
+    expect((deliveries[1]?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(900);
+  });
+
+  it('moves a message whose handler always throws to the DLQ after maxReceiveCount receives', async () => {
+    await setup({ work: { visibilityTimeoutSeconds: 1, maxReceiveCount: 2 } });
+    const sqs = sqsFor(emu.endpoint);
+    const sent = await sqs.send(new SendMessageCommand({ QueueUrl: emu.queueUrls.work, MessageBody: '{"poison":true}' }));
+    const counts: string[] = [];
+    dispatch({
+      handlers: {
+        build: async (event) => {
+          counts.push(...event.Records.map((r) => r.attributes.ApproximateReceiveCount));
+          throw new Error('always fails');
+        },
+      },
+    });
+    await waitFor(async () => (await queueCounts(sqs, emu.dlqUrls.work)).visible === 1, 20_000);
+    expect(counts).toEqual(['1', '2']);
+    expect(await queueCounts(sqs, emu.queueUrls.work)).toMatchObject({ total: 0 });
+    const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: emu.dlqUrls.work, MessageSystemAttributeNames: ['All'] }));
+    expect(dead.Messages?.map((m) => [m.MessageId, m.Body])).toEqual([[sent.MessageId, '{"poison":true}']]);
+  });
+
+  it('extends the visibility of a slow invocation so it is not delivered twice', async () => {
+    // Heartbeats every second for a 2 s visibility timeout; the handler runs 5 s.
+    await setup({ work: { visibilityTimeoutSeconds: 2 } });
+    const sqs = sqsFor(emu.endpoint);
+    let invocations = 0;
+    let finished = false;
+    dispatch({
+      handlers: {
+        build: async () => {
+          invocations++;
+          await sleep(5000);
+          finished = true;
+        },
+      },
+    });
+    await sqs.send(new SendMessageCommand({ QueueUrl: emu.queueUrls.work, MessageBody: 'long build' }));
+    await waitFor(() => invocations === 1);
+    await sleep(3500);
+    // Well past the visibility timeout: still invisible, still the one invocation (build has two
+    // pollers, so a redelivery would have been picked up at once).
+    expect(await queueCounts(sqs, emu.queueUrls.work)).toMatchObject({ visible: 0, inflight: 1 });
+    expect(invocations).toBe(1);
+    await waitFor(() => finished);
+    await waitFor(async () => (await queueCounts(sqs, emu.queueUrls.work)).total === 0);
+    await sleep(2200);
+    expect(invocations).toBe(1);
+  });
+
+  it('stop() waits for the invocation in flight and deletes its record', async () => {
+    await setup();
+    const sqs = sqsFor(emu.endpoint);
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    let finished = false;
+    const d = dispatch({
+      handlers: {
+        build: async () => {
+          started();
+          await sleep(800);
+          finished = true;
+        },
+      },
+    });
+    await sqs.send(new SendMessageCommand({ QueueUrl: emu.queueUrls.work, MessageBody: 'in flight at stop' }));
+    await running;
+    expect(d.inFlight).toBe(1);
+    const t = Date.now();
+    await d.stop();
+    expect(finished).toBe(true);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(500);
+    expect(d.inFlight).toBe(0);
+    expect(await queueCounts(sqs, emu.queueUrls.work)).toMatchObject({ total: 0 });
+  });
+
+  it('stops promptly while long-polling and leaves later messages for the next consumer', async () => {
+    await setup();
+    const sqs = sqsFor(emu.endpoint);
+    const d = dispatch({ waitTimeSeconds: 20, handlers: { build: async () => undefined, index: async () => undefined } });
+    await sleep(300);
+    const t = Date.now();
+    await d.stop();
+    expect(Date.now() - t).toBeLessThan(2000);
+    await sleep(100);
+    await sqs.send(new SendMessageCommand({ QueueUrl: emu.queueUrls.work, MessageBody: 'after stop' }));
+    expect(await queueCounts(sqs, emu.queueUrls.work)).toMatchObject({ visible: 1, inflight: 0 });
+  });
+
+  it('runs at most localConcurrency invocations of a route at once', async () => {
+    await setup();
+    const sqs = sqsFor(emu.endpoint);
+    const limit = 3;
+    let now = 0;
+    let peak = 0;
+    let handled = 0;
+    const d = dispatch({
+      routes: [withRoute('build', { localConcurrency: limit })],
+      handlers: {
+        build: async (event) => {
+          now++;
+          peak = Math.max(peak, now);
+          await sleep(150);
+          handled += event.Records.length;
+          now--;
+        },
+      },
+    });
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: emu.queueUrls.work,
+        Entries: Array.from({ length: 10 }, (_, i) => ({ Id: String(i), MessageBody: `job ${i}` })),
+      }),
+    );
+    await waitFor(() => handled === 10);
+    await d.idle({ timeoutMs: 10_000 });
+    expect(handled).toBe(10);
+    expect(peak).toBe(limit);
+  });
+
+  it('feeds S3 notifications to the s3-triggered route, and idle() waits for the chain', async () => {
+    await setup();
+    const events: unknown[] = [];
+    const d = dispatch({
+      handlers: {
+        schedule: async (event) => {
+          for (const r of event.Records) events.push(JSON.parse(r.body));
+          await sleep(100);
+        },
+      },
+    });
+    expect(d.polling.map((p) => `${p.route}:${p.queue}`)).toEqual(['schedule:scheduleEvents']);
+    await s3For(emu.endpoint).send(new PutObjectCommand({ Bucket: BUCKET, Key: 'inspections/i-9/build/status', Body: '{}' }));
+    await d.idle({ timeoutMs: 10_000 });
+    expect(events).toHaveLength(1);
+    expect(validators.s3Notification(events[0])).toBe(true);
+    expect((events[0] as { Records: Array<{ s3: { object: { key: string } } }> }).Records[0]?.s3.object.key).toBe('inspections/i-9/build/status');
+  });
+
+  it('reads batch responses the way Lambda does', () => {
+    const records = ['a', 'b'].map((messageId) => ({ messageId }) as SQSEvent['Records'][number]);
+    expect([...failedMessageIds(records, { response: undefined })]).toEqual([]);
+    expect([...failedMessageIds(records, { response: { batchItemFailures: [] } })]).toEqual([]);
+    expect([...failedMessageIds(records, { response: { batchItemFailures: [{ itemIdentifier: 'b' }] } })]).toEqual(['b']);
+    expect([...failedMessageIds(records, { error: new Error('x') })].sort()).toEqual(['a', 'b']);
+    // An unknown or empty identifier fails the whole batch.
+    expect([...failedMessageIds(records, { response: { batchItemFailures: [{ itemIdentifier: 'zzz' }] } })].sort()).toEqual(['a', 'b']);
+    expect([...failedMessageIds(records, { response: { batchItemFailures: [{ itemIdentifier: '' }] } })].sort()).toEqual(['a', 'b']);
+  });
+
+  it('refuses a handled route without a queue URL', () => {
+    expect(() =>
+      startDispatcher({ endpoint: 'http://127.0.0.1:1', region: REGION, queueUrls: {}, handlers: { build: async () => undefined } }),
+    ).toThrow(/no queue URL for work/);
+  });
+});
