@@ -1,0 +1,249 @@
+/**
+ * `npm run bench:api`: API throughput and latency on the embedded stack.
+ *
+ * Starts a stack (process executor, data in a temp folder), then for 1, 8 and 32 concurrent
+ * clients sends a fixed number of requests (each phase also stops at a time bound):
+ *   - submit: POST /api/v1/inspect with a script-less spec (no runs; the builds still run in the
+ *     background on the same machine and store, so they share the CPU with the API);
+ *   - status: GET /api/v1/inspect/{id}/status over the inspections submitted before.
+ * Prints requests/s, p50 and p99 latency, store operations per request and work-queue messages
+ * per request, next to the targets (≥ 200 submits/s and p99 < 100 ms at 8 clients).
+ *
+ * Store operations are counted twice: all of them (`stack.app.store.stats`, which includes the
+ * background builds), and those made while answering requests (attributed with AsyncLocalStorage:
+ * every queue-triggered handler runs inside a marked context, everything else is the API).
+ *
+ * Environment: BENCH_SCALE (default 1) multiplies the request counts; BENCH_MAX_SECONDS (default
+ * 20) bounds each phase; BENCH_BUILDS=hold keeps the build stage from running until the end (the API
+ * alone); BENCH_PROFILE=1 writes a CPU profile of the 8-client submit phase to the working directory.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Session } from 'node:inspector/promises';
+
+process.env.AMUN_LOG_LEVEL ??= 'WARN';
+// Imported after the log level is set: the logger reads it when its module loads.
+const { startLocalStack } = await import('../local/stack.js');
+
+type Op = 'get' | 'put' | 'exists' | 'list' | 'delete';
+const OPS: Op[] = ['get', 'put', 'exists', 'list', 'delete'];
+type Counts = Record<Op, number>;
+const zero = (): Counts => ({ get: 0, put: 0, exists: 0, list: 0, delete: 0 });
+
+const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 20);
+const HOLD_BUILDS = process.env.BENCH_BUILDS === 'hold';
+const CLIENTS = [1, 8, 32];
+const COUNTS = { submit: { 1: 100, 8: 400, 32: 800 }, status: { 1: 300, 8: 1500, 32: 3000 } } as const;
+const TARGET = { clients: 8, submitsPerSecond: 200, p99Ms: 100 };
+
+const dir = mkdtempSync(join(tmpdir(), 'amun-bench-'));
+const background = new AsyncLocalStorage<true>();
+let releaseBuilds!: () => void;
+const buildsReleased = new Promise<void>((r) => (releaseBuilds = r));
+const stack = await startLocalStack({
+  dataDir: dir,
+  port: 0,
+  executor: 'process',
+  waitTimeSeconds: 1,
+  wrapHandler: (name, handler) => (event, context) =>
+    background.run(true, async () => {
+      if (name === 'build' && HOLD_BUILDS) await buildsReleased;
+      return handler(event, context);
+    }),
+});
+
+// Attribute store operations: the API's own, apart from the background stages'.
+const apiOps = zero();
+const store = stack.app.store as unknown as Record<Op, (...args: unknown[]) => Promise<unknown>>;
+for (const op of OPS) {
+  const original = store[op].bind(store);
+  store[op] = (...args: unknown[]) => {
+    if (!background.getStore()) apiOps[op]++;
+    return original(...args);
+  };
+}
+
+const url = new URL(stack.apiUrl);
+const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+
+function send(method: string, path: string, body?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, method, path, agent, headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {} },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+let serial = 0;
+const submitBody = () => JSON.stringify({ base: 'registry.fedoraproject.org/fedora:40', identifier: `bench ${serial++}`, environment: [{ name: 'BENCH', value: '1' }] });
+const ids: string[] = [];
+
+async function submitOnce(): Promise<number> {
+  const body = submitBody();
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, method: 'POST', path: '/api/v1/inspect', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        if (res.statusCode === 202) ids.push((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { inspection_id: string }).inspection_id);
+        resolve(res.statusCode ?? 0);
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function backlog(): Promise<number> {
+  const { GetQueueAttributesCommand } = await import('@aws-sdk/client-sqs');
+  const { makeSqsClient } = await import('../functions/adapters/clients.js');
+  const sqs = makeSqsClient({ region: stack.config.region, endpoint: stack.storageEndpoint });
+  const { Attributes: a = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: stack.queueUrls.work, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+  sqs.destroy();
+  return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
+}
+
+const statusOnce = () => send('GET', `/api/v1/inspect/${ids[Math.floor(Math.random() * ids.length)]}/status`);
+
+interface Row {
+  what: 'submit' | 'status';
+  clients: number;
+  requests: number;
+  errors: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  api: Counts;
+  all: Counts;
+  queued: number;
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
+const statsNow = (): Counts => {
+  const s = stack.app.store.stats;
+  return { get: s.get, put: s.put, exists: s.head, list: s.list, delete: s.delete };
+};
+const diff = (a: Counts, b: Counts): Counts => Object.fromEntries(OPS.map((op) => [op, a[op] - b[op]])) as Counts;
+
+async function phase(what: Row['what'], clients: number, total: number, once: () => Promise<number>, profile = false): Promise<Row> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let issued = 0;
+  const deadline = performance.now() + MAX_SECONDS * 1000;
+  const api0 = { ...apiOps };
+  const all0 = statsNow();
+  const sent0 = stack.app.queues.work.sent;
+  const session = profile ? new Session() : undefined;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (issued < total && performance.now() < deadline) {
+        issued++;
+        const t = performance.now();
+        const status = await once().catch(() => 0);
+        latencies.push(performance.now() - t);
+        if (status >= 400 || status === 0) errors++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  if (session) {
+    const { profile: cpu } = await session.post('Profiler.stop');
+    const file = join(process.cwd(), `bench-${what}-${clients}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(cpu));
+    session.disconnect();
+    console.log(`CPU profile: ${file}`);
+  }
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const n = latencies.length;
+  return {
+    what,
+    clients,
+    requests: n,
+    errors,
+    seconds,
+    rps: n / seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    api: diff({ ...apiOps }, api0),
+    all: diff(statsNow(), all0),
+    queued: stack.app.queues.work.sent - sent0,
+  };
+}
+
+const perReq = (c: Counts, n: number) =>
+  OPS.filter((op) => c[op] > 0)
+    .map((op) => `${(c[op] / n).toFixed(op === 'list' || op === 'delete' ? 2 : 1)} ${op === 'exists' ? 'head' : op}`)
+    .join(', ') || '0';
+
+function table(rows: Row[]): string {
+  const header = ['phase', 'clients', 'requests', 'errors', 'req/s', 'p50 ms', 'p99 ms', 'API store ops/req', 'all store ops/req (with builds)', 'queued/req'];
+  const body = rows.map((r) => [
+    r.what,
+    String(r.clients),
+    String(r.requests),
+    String(r.errors),
+    r.rps.toFixed(0),
+    r.p50.toFixed(1),
+    r.p99.toFixed(1),
+    perReq(r.api, r.requests),
+    perReq(r.all, r.requests),
+    (r.queued / r.requests).toFixed(2),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 || i > 6 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+try {
+  console.log(`amun API benchmark — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; clients and stack in one process`);
+  console.log(
+    HOLD_BUILDS
+      ? 'submit: POST /api/v1/inspect, script-less spec — builds HELD (BENCH_BUILDS=hold): the API alone'
+      : 'submit: POST /api/v1/inspect, script-less spec (no runs) — the builds still run in the background, on the same CPU and store',
+  );
+  console.log('status: GET /api/v1/inspect/{id}/status over the inspections submitted above\n');
+  // Warm up: connections, JIT, the first build's work directory.
+  for (let i = 0; i < 20; i++) await submitOnce();
+  for (let i = 0; i < 50; i++) await statusOnce();
+  if (!HOLD_BUILDS) await stack.idle();
+
+  const rows: Row[] = [];
+  for (const clients of CLIENTS) {
+    rows.push(await phase('submit', clients, Math.round(COUNTS.submit[clients as 1] * SCALE), submitOnce, process.env.BENCH_PROFILE === '1' && clients === TARGET.clients));
+  }
+  for (const clients of CLIENTS) rows.push(await phase('status', clients, Math.round(COUNTS.status[clients as 1] * SCALE), statusOnce));
+  console.log(table(rows));
+
+  const at = (what: Row['what']) => rows.find((r) => r.what === what && r.clients === TARGET.clients)!;
+  const submit = at('submit');
+  const status = at('status');
+  const mark = (ok: boolean) => (ok ? 'met' : 'MISSED');
+  console.log(`\ntargets at ${TARGET.clients} clients:`);
+  console.log(`  submits/s ≥ ${TARGET.submitsPerSecond}: ${submit.rps.toFixed(0)} — ${mark(submit.rps >= TARGET.submitsPerSecond)}`);
+  console.log(`  submit p99 < ${TARGET.p99Ms} ms: ${submit.p99.toFixed(1)} ms — ${mark(submit.p99 < TARGET.p99Ms)}`);
+  console.log(`  status p99 < ${TARGET.p99Ms} ms: ${status.p99.toFixed(1)} ms — ${mark(status.p99 < TARGET.p99Ms)}`);
+  const depth = await backlog();
+  console.log(`\n${ids.length} inspections submitted; ${depth} build messages still queued at the end (they are dropped with the temp stack)`);
+} finally {
+  releaseBuilds();
+  agent.destroy();
+  await stack.stop();
+  rmSync(dir, { recursive: true, force: true });
+}

