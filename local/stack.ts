@@ -19,6 +19,7 @@ import type { FunctionName } from '../functions/routes.js';
 import type { SqsHandler } from '../functions/lib/sqs.js';
 import { startDispatcher } from './dispatcher.js';
 import { startEmulator } from './emulator.js';
+import { startEmulatorThread } from './emulator-thread.js';
 import { startHttpServer } from './http-server.js';
 
 export interface LocalStackOptions {
@@ -38,6 +39,8 @@ export interface LocalStackOptions {
   allowScriptPrivate?: boolean;
   overrides?: AppOverrides;
   queueAttributes?: Parameters<typeof startEmulator>[0]['queueAttributes'];
+  /** Run the S3/SQS server on its own thread (default true: it then uses the second core). */
+  emulatorThread?: boolean;
   /** Wraps each queue-triggered handler (tests record and replay deliveries with it). */
   wrapHandler?: (name: FunctionName, handler: SqsHandler) => SqsHandler;
 }
@@ -61,7 +64,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const storePrefix = options.storePrefix ?? 'inspections';
   const specsPrefix = 'specs/';
   const region = 'us-east-1';
-  const emulator = await startEmulator({
+  const emulatorOptions = {
     dataDir: join(dataDir, 'storage'),
     port: options.storagePort ?? 0,
     bucket,
@@ -69,7 +72,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     specsPrefix,
     region,
     ...(options.queueAttributes ? { queueAttributes: options.queueAttributes } : {}),
-  });
+  };
+  const emulator = options.emulatorThread === false ? await startEmulator(emulatorOptions) : await startEmulatorThread(emulatorOptions);
   const config: Config = {
     region,
     endpoint: emulator.endpoint,
