@@ -19,10 +19,11 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Worker } from 'node:worker_threads';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
+import type { LoadJob, LoadResult } from './load-worker.js';
 
 process.env.AMUN_LOG_LEVEL ??= 'WARN';
 // Imported after the log level is set: the logger reads it when its module loads.
@@ -67,40 +68,16 @@ for (const op of OPS) {
   };
 }
 
-const url = new URL(stack.apiUrl);
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-
-function send(method: string, path: string, body?: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: url.hostname, port: url.port, method, path, agent, headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {} },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-let serial = 0;
-const submitBody = () => JSON.stringify({ base: 'registry.fedoraproject.org/fedora:40', identifier: `bench ${serial++}`, environment: [{ name: 'BENCH', value: '1' }] });
 const ids: string[] = [];
-
-async function submitOnce(): Promise<number> {
-  const body = submitBody();
+const loader = new Worker(new URL('./load-worker.ts', import.meta.url), { execArgv: ['--import', 'tsx'] });
+function load(what: 'submit' | 'status', clients: number, total: number): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, method: 'POST', path: '/api/v1/inspect', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        if (res.statusCode === 202) ids.push((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { inspection_id: string }).inspection_id);
-        resolve(res.statusCode ?? 0);
-      });
+    loader.once('message', (result: LoadResult) => {
+      ids.push(...result.ids);
+      resolve(result);
     });
-    req.on('error', reject);
-    req.end(body);
+    loader.once('error', reject);
+    loader.postMessage({ url: stack.apiUrl, what, clients, total, maxSeconds: MAX_SECONDS, ids } satisfies LoadJob);
   });
 }
 
@@ -112,8 +89,6 @@ async function backlog(): Promise<number> {
   sqs.destroy();
   return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
 }
-
-const statusOnce = () => send('GET', `/api/v1/inspect/${ids[Math.floor(Math.random() * ids.length)]}/status`);
 
 interface Row {
   what: 'submit' | 'status';
@@ -136,11 +111,7 @@ const statsNow = (): Counts => {
 };
 const diff = (a: Counts, b: Counts): Counts => Object.fromEntries(OPS.map((op) => [op, a[op] - b[op]])) as Counts;
 
-async function phase(what: Row['what'], clients: number, total: number, once: () => Promise<number>, profile = false): Promise<Row> {
-  const latencies: number[] = [];
-  let errors = 0;
-  let issued = 0;
-  const deadline = performance.now() + MAX_SECONDS * 1000;
+async function phase(what: Row['what'], clients: number, total: number, profile = false): Promise<Row> {
   const api0 = { ...apiOps };
   const all0 = statsNow();
   const sent0 = stack.app.queues.work.sent;
@@ -150,19 +121,7 @@ async function phase(what: Row['what'], clients: number, total: number, once: ()
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
   }
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (issued < total && performance.now() < deadline) {
-        issued++;
-        const t = performance.now();
-        const status = await once().catch(() => 0);
-        latencies.push(performance.now() - t);
-        if (status >= 400 || status === 0) errors++;
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
+  const { latencies, errors, seconds } = await load(what, clients, total);
   if (session) {
     const { profile: cpu } = await session.post('Profiler.stop');
     const file = join(process.cwd(), `bench-${what}-${clients}.cpuprofile`);
@@ -212,7 +171,7 @@ function table(rows: Row[]): string {
 }
 
 try {
-  console.log(`amun API benchmark — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; clients and stack in one process`);
+  console.log(`amun API benchmark — node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; load from a worker thread, the stack's S3/SQS server on another`);
   console.log(
     HOLD_BUILDS
       ? 'submit: POST /api/v1/inspect, script-less spec — builds HELD (BENCH_BUILDS=hold): the API alone'
@@ -220,15 +179,15 @@ try {
   );
   console.log('status: GET /api/v1/inspect/{id}/status over the inspections submitted above\n');
   // Warm up: connections, JIT, the first build's work directory.
-  for (let i = 0; i < 20; i++) await submitOnce();
-  for (let i = 0; i < 50; i++) await statusOnce();
+  await load('submit', 1, 20);
+  await load('status', 1, 50);
   if (!HOLD_BUILDS) await stack.idle();
 
   const rows: Row[] = [];
   for (const clients of CLIENTS) {
-    rows.push(await phase('submit', clients, Math.round(COUNTS.submit[clients as 1] * SCALE), submitOnce, process.env.BENCH_PROFILE === '1' && clients === TARGET.clients));
+    rows.push(await phase('submit', clients, Math.round(COUNTS.submit[clients as 1] * SCALE), process.env.BENCH_PROFILE === '1' && clients === TARGET.clients));
   }
-  for (const clients of CLIENTS) rows.push(await phase('status', clients, Math.round(COUNTS.status[clients as 1] * SCALE), statusOnce));
+  for (const clients of CLIENTS) rows.push(await phase('status', clients, Math.round(COUNTS.status[clients as 1] * SCALE)));
   console.log(table(rows));
 
   const at = (what: Row['what']) => rows.find((r) => r.what === what && r.clients === TARGET.clients)!;
@@ -243,7 +202,8 @@ try {
   console.log(`\n${ids.length} inspections submitted; ${depth} build messages still queued at the end (they are dropped with the temp stack)`);
 } finally {
   releaseBuilds();
-  agent.destroy();
+  loader.postMessage('close');
+  await loader.terminate();
   await stack.stop();
   rmSync(dir, { recursive: true, force: true });
 }
