@@ -187,6 +187,21 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('manifests')
+    .description('print the Kubernetes objects an inspection of a specification would create (YAML), for review or kubectl apply')
+    .argument('<spec>', 'specification file (JSON or YAML), or - for stdin')
+    .addOption(new Option('--kind <kind>', 'only the build or only the run objects').choices(['build', 'run']))
+    .addOption(new Option('--namespace <namespace>', 'namespace of the objects').env('AMUN_K8S_NAMESPACE'))
+    .addOption(new Option('--registry <repository>', 'repository built stacks are pushed to').env('AMUN_REGISTRY'))
+    .addOption(new Option('--label-preset <preset>', 'node labels the hardware requests are placed by').choices(['nfd', 'karpenter', 'amun']).env('AMUN_K8S_LABEL_PRESET'))
+    .option('--exclusive', 'give each run a node to itself (pod anti-affinity against other Amun runs)')
+    .option('--id <inspection-id>', 'inspection id to name the objects after (default: one derived from the specification)')
+    .action(async (specPath: string, opts: ManifestOptions) => {
+      const { spec } = await loadSpec(specPath);
+      out(await renderManifests(spec, opts));
+    });
+
+  program
     .command('serve')
     .description('run the embedded stack in the foreground (SIGTERM or SIGINT stop it gracefully)')
     .addOption(new Option('--port <port>', 'API port (0 picks a free one)').env('PORT').argParser(integer(0)).default(8080))
@@ -233,6 +248,66 @@ async function renderDockerfile(spec: unknown): Promise<string> {
     return generateBuild(normalizeSpecification(spec, { now: new Date(), version: SERVICE_VERSION }), harnessFiles).dockerfile;
   } catch (error) {
     if (error instanceof SpecificationError) throw new CliError(error.message, EXIT_BAD_INPUT, error.problems);
+    throw error;
+  }
+}
+
+interface ManifestOptions {
+  kind?: 'build' | 'run';
+  namespace?: string;
+  registry?: string;
+  labelPreset?: string;
+  exclusive?: boolean;
+  id?: string;
+}
+
+/** The manifests of a specification, rendered by the builders the kubernetes executor uses, without a cluster. */
+async function renderManifests(spec: unknown, opts: ManifestOptions): Promise<string> {
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+  const [{ normalizeSpecification, mintInspectionId }, { generateBuild }, { harnessFiles }, { SpecificationError }, { SERVICE_VERSION, kubernetesFromEnv }, { clusterSettings }, { previewManifests }, { INSPECTION_ID_PATTERN }, { stringify }] =
+    await Promise.all([
+      import('../functions/core/specification.js'),
+      import('../functions/core/dockerfile.js'),
+      import('../functions/core/generated/harness.js'),
+      import('../functions/core/errors.js'),
+      import('../functions/config.js'),
+      import('../functions/adapters/kubernetes/cluster.js'),
+      import('../functions/core/kubernetes/preview.js'),
+      import('../functions/core/layout.js'),
+      import('yaml'),
+    ]);
+  if (opts.id !== undefined && (!INSPECTION_ID_PATTERN.test(opts.id) || opts.id.length > 63)) {
+    throw new CliError('invalid --id', EXIT_BAD_INPUT, [{ path: '--id', message: 'must look like inspection-<name>-<hex>: lower-case letters, digits and dashes, at most 63 characters' }]);
+  }
+  const placeholderRegistry = 'registry.example.com/amun';
+  const kubernetes = { ...kubernetesFromEnv(), ...(opts.namespace ? { namespace: opts.namespace } : {}), ...(opts.labelPreset ? { labelPreset: opts.labelPreset } : {}) };
+  kubernetes.registry = opts.registry ?? kubernetes.registry ?? placeholderRegistry;
+  try {
+    const normalized = normalizeSpecification(spec, { now: new Date(0), version: SERVICE_VERSION });
+    const { stackDigest } = generateBuild(normalized, harnessFiles);
+    const settings = clusterSettings(
+      { kubernetes, bucket: process.env.AMUN_BUCKET || 'amun', region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1', endpoint: undefined },
+      { exclusiveNodes: opts.exclusive === true },
+    );
+    const inspectionId = opts.id ?? mintInspectionId(normalized.identifier, `manifests:${stackDigest}`);
+    const manifests = previewManifests({
+      inspectionId,
+      spec: normalized,
+      stackDigest,
+      settings,
+      storePrefix: (process.env.AMUN_STORE_PREFIX || 'inspections').replace(/\/+$/, ''),
+      deadlineSeconds: normalized.run?.deadline_seconds ?? 3600,
+      kind: opts.kind,
+    });
+    const head = [
+      `# Kubernetes objects of ${inspectionId} (amun manifests): image tag = stack digest ${stackDigest}.`,
+      ...(kubernetes.registry === placeholderRegistry ? [`# No registry configured (--registry or AMUN_REGISTRY): ${placeholderRegistry} stands in.`] : []),
+      ...(manifests.length === 0 ? ['# Nothing to run: the specification has no script.'] : []),
+    ];
+    return `${head.join('\n')}\n${manifests.map((m) => stringify(m, { lineWidth: 0, aliasDuplicateObjects: false })).join('---\n')}`;
+  } catch (error) {
+    if (error instanceof SpecificationError) throw new CliError(error.message, EXIT_BAD_INPUT, error.problems);
+    if ((error as Error).name === 'ConfigError') throw new CliError((error as Error).message, EXIT_BAD_INPUT);
     throw error;
   }
 }

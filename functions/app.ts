@@ -10,6 +10,7 @@ import { SqsMessageQueue } from './adapters/sqs-queue.js';
 import { StoreLogSink } from './adapters/store-log-sink.js';
 import { fetchScript, isScriptUrl } from './adapters/script-fetcher.js';
 import { selectExecutor } from './adapters/executors/select.js';
+import { makeKubernetesCluster, type KubernetesCluster } from './adapters/kubernetes/cluster.js';
 import { InspectionService } from './core/inspections.js';
 import { Layout } from './core/layout.js';
 import { Pipeline } from './core/pipeline.js';
@@ -23,12 +24,16 @@ export interface App {
   pipeline: Pipeline;
   executor: Executor;
   queues: { work: SqsMessageQueue; run: SqsMessageQueue | undefined; completions: SqsMessageQueue };
+  /** With AMUN_EXECUTOR=kubernetes: the cluster API, the executor, the live status (the reconciler uses them). */
+  cluster: KubernetesCluster | undefined;
 }
 
 export interface AppOverrides {
   executor?: Executor;
   clock?: Clock;
   logIntervalMs?: number;
+  /** A Kubernetes cluster built by the caller (tests point one at a fake API server). */
+  cluster?: KubernetesCluster;
 }
 
 export function makeApp(config: Config, overrides: AppOverrides = {}): App {
@@ -42,7 +47,10 @@ export function makeApp(config: Config, overrides: AppOverrides = {}): App {
     run: config.queueUrls.run ? new SqsMessageQueue(sqs, config.queueUrls.run) : undefined,
     completions: new SqsMessageQueue(sqs, config.queueUrls.completions),
   };
-  const executor = overrides.executor ?? selectExecutor(config);
+  const cluster =
+    overrides.cluster ??
+    (config.executor === 'kubernetes' && !overrides.executor ? makeKubernetesCluster(config, { store, layout, clock, credentials: s3.config.credentials }) : undefined);
+  const executor = overrides.executor ?? selectExecutor(config, cluster);
   const inspections = new InspectionService({
     store,
     workQueue: queues.work,
@@ -51,6 +59,7 @@ export function makeApp(config: Config, overrides: AppOverrides = {}): App {
     version: config.serviceVersion,
     fetchScript: (url) => fetchScript(url, config.scriptFetch),
     isScriptUrl,
+    liveStatus: cluster?.liveStatus,
   });
   const pipeline = new Pipeline({
     store,
@@ -62,5 +71,5 @@ export function makeApp(config: Config, overrides: AppOverrides = {}): App {
     logSink: (key) => new StoreLogSink(store, key, { intervalMs: overrides.logIntervalMs ?? 1000 }),
     defaultDeadlineSeconds: 3600,
   });
-  return { config, store, layout, inspections, pipeline, executor, queues };
+  return { config, store, layout, inspections, pipeline, executor, queues, cluster };
 }

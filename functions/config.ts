@@ -23,7 +23,7 @@ export interface KubernetesConfig {
   kubeconfig: string | undefined;
   /** Registry repository that built images are pushed to, tagged by stack digest. */
   registry: string | undefined;
-  /** Image of the builder (a maintained kaniko fork). */
+  /** Image of the builder (a maintained kaniko fork, debug variant: the build step needs its /busybox/sh). */
   builderImage: string;
   /** Node label preset for hardware placement: nfd | karpenter | amun. */
   labelPreset: string;
@@ -125,7 +125,7 @@ export function kubernetesFromEnv(env: Env = process.env): KubernetesConfig {
     caData: env.AMUN_K8S_CA_DATA || undefined,
     kubeconfig: env.AMUN_K8S_KUBECONFIG || env.KUBECONFIG || undefined,
     registry: env.AMUN_REGISTRY || undefined,
-    builderImage: env.AMUN_BUILDER_IMAGE ?? 'ghcr.io/osscontainertools/kaniko:latest',
+    builderImage: env.AMUN_BUILDER_IMAGE ?? 'ghcr.io/osscontainertools/kaniko:debug',
     labelPreset: preset,
   };
 }

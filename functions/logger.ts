@@ -4,7 +4,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 
-export type Stage = 'api' | 'ingest' | 'build' | 'schedule' | 'run' | 'index' | 'local';
+export type Stage = 'api' | 'ingest' | 'build' | 'schedule' | 'run' | 'index' | 'reconcile' | 'local';
 
 const level = (process.env.AMUN_LOG_LEVEL ?? process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO').toUpperCase();
 

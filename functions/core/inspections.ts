@@ -8,7 +8,7 @@ import { generateBuild } from './dockerfile.js';
 import { NotFoundError, SpecificationError } from './errors.js';
 import { stableJson } from './json.js';
 import { INSPECTION_ID_PATTERN, type Layout } from './layout.js';
-import type { Clock, MessageQueue, ObjectStore } from './ports.js';
+import type { Clock, ClusterView, LiveStatusSource, MessageQueue, ObjectStore } from './ports.js';
 import { mintInspectionId, normalizeSpecification } from './specification.js';
 import { computeSummary } from './summary.js';
 import { assertStored } from './validation.js';
@@ -22,6 +22,10 @@ export interface InspectionDeps {
   /** Resolves a script given as a URL into its text (policy lives in the adapter). */
   fetchScript?: (url: string) => Promise<string>;
   isScriptUrl?: (script: string) => boolean;
+  /** The cluster's live view, joined into status while the cluster has the inspection's objects. */
+  liveStatus?: LiveStatusSource | undefined;
+  /** How long status waits for the live view before answering from the store alone. */
+  liveStatusTimeoutMs?: number;
 }
 
 export interface SubmitOptions {
@@ -84,11 +88,12 @@ export class InspectionService {
         inspectionId = mintInspectionId(specification.identifier);
       }
     }
-    for (const file of context) {
-      await store.put(layout.contextFile(inspectionId, file.path), file.content);
-    }
-    await store.put(layout.dockerfile(inspectionId), dockerfile, 'text/plain; charset=utf-8');
-    await store.put(layout.indexEntry(inspectionId, createdAt.getTime()), '', 'text/plain');
+    // Everything else may land in any order; the specification only after all of it.
+    await Promise.all([
+      ...context.map((file) => store.put(layout.contextFile(inspectionId, file.path), file.content)),
+      store.put(layout.dockerfile(inspectionId), dockerfile, 'text/plain; charset=utf-8'),
+      store.put(layout.indexEntry(inspectionId, createdAt.getTime()), '', 'text/plain'),
+    ]);
     await store.put(layout.specification(inspectionId), stableJson(specification), 'application/json');
     await workQueue.send({ type: 'build', inspection_id: inspectionId }, { deduplicationId: `build-${inspectionId}` });
     return { inspectionId, specification, created: true };
@@ -162,14 +167,15 @@ export class InspectionService {
 
   /** Status from the store alone, so it survives the executor's objects being gone. */
   async status(id: string): Promise<{ build: BuildStatusView; workflow: InspectionSummary | null; data_stored: boolean }> {
-    const spec = await this.specification(id);
+    this.checkId(id);
     const { store, layout } = this.deps;
-    const [build, summaryRaw, logExists, results] = await Promise.all([
-      this.buildStatus(id),
-      store.get(layout.summary(id)),
-      store.exists(layout.buildLog(id)),
-      store.list(layout.resultsPrefix(id), { delimiter: '/', maxKeys: 1 }),
-    ]);
+    const [specRaw, build, summaryRaw, cluster] = await Promise.all([store.get(layout.specification(id)), this.buildStatus(id), store.get(layout.summary(id)), this.liveView(id)]);
+    if (!specRaw) throw new NotFoundError(`no inspection ${id}`);
+    const spec = JSON.parse(specRaw.toString('utf8')) as InspectionSpecification;
+    const summary = summaryRaw ? (JSON.parse(summaryRaw.toString('utf8')) as InspectionSummary) : undefined;
+    // Only what the three reads above cannot tell costs another call.
+    const logExists = build ? true : await store.exists(layout.buildLog(id));
+    const dataStored = summary ? summary.items_done > 0 : (await store.list(layout.resultsPrefix(id), { delimiter: '/', maxKeys: 1 })).prefixes.length > 0;
     let view: BuildStatusView;
     if (build) {
       view = { container: build.image, exit_code: build.exit_code, finished_at: build.finished_at, reason: build.reason, started_at: build.started_at, state: 'terminated' };
@@ -178,9 +184,24 @@ export class InspectionService {
     } else {
       view = { container: null, exit_code: null, finished_at: null, reason: null, started_at: null, state: 'pending' };
     }
-    const workflow = summaryRaw
-      ? (JSON.parse(summaryRaw.toString('utf8')) as InspectionSummary)
-      : computeSummary({ inspectionId: id, spec, build, results: new Map() });
-    return { build: view, workflow, data_stored: results.prefixes.length > 0 || results.keys.length > 0 };
+    const stored = summary ?? computeSummary({ inspectionId: id, spec, build, results: new Map() });
+    const workflow = cluster ? { ...stored, cluster } : stored;
+    if (!build && cluster?.jobs.some((j) => j.component === 'build' && j.active > 0)) view = { ...view, state: 'running' };
+    return { build: view, workflow, data_stored: dataStored };
+  }
+
+  /** The cluster's view, or undefined when there is none, it fails, or it is slow: the store answers alone then. */
+  private async liveView(id: string): Promise<ClusterView | undefined> {
+    const source = this.deps.liveStatus;
+    if (!source) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.deps.liveStatusTimeoutMs ?? 3000);
+    });
+    try {
+      return await Promise.race([source.observe(id).catch(() => undefined), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

@@ -79,6 +79,12 @@ export class Pipeline {
     let status: BuildStatus;
     try {
       const outcome = await executor.build({ inspectionId: id, spec, dockerfile, context, stackDigest, log, ...(signal ? { signal } : {}) });
+      if (outcome.state === 'pending') {
+        // A cluster build reports by itself: its status object arrives when it ends.
+        log.write(`${outcome.message}\n`);
+        await log.flush();
+        return 'done';
+      }
       status = { ...outcome, inspection_id: id, executor: executor.kind, stack_digest: outcome.stack_digest ?? stackDigest };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);

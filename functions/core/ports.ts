@@ -2,7 +2,7 @@
  * What the domain needs from the outside world, with no AWS or Kubernetes types:
  * adapters/ implement these for S3, SQS and each executor.
  */
-import type { BuildStatus, InspectionSpecification } from './generated/types.js';
+import type { BuildStatus, InspectionSpecification, InspectionSummary } from './generated/types.js';
 
 export interface ListPage {
   keys: string[];
@@ -52,7 +52,20 @@ export interface BuildRequest {
   signal?: AbortSignal;
 }
 
-export type BuildOutcome = Omit<BuildStatus, 'inspection_id' | 'executor'>;
+export type FinishedBuild = Omit<BuildStatus, 'inspection_id' | 'executor'>;
+
+/**
+ * A cluster build that was started and will report by itself: its build step writes the build log
+ * and status objects (the status triggers scheduling), and the reconciler writes them for a build
+ * that dies first. The build stage then writes no status.
+ */
+export interface PendingBuild {
+  state: 'pending';
+  /** What was started, for the build stage's own log line. */
+  message: string;
+}
+
+export type BuildOutcome = FinishedBuild | PendingBuild;
 
 export interface RunRequest {
   inspectionId: string;
@@ -79,6 +92,18 @@ export interface Executor {
   runItem?(request: RunRequest): Promise<RunOutput>;
   /** Cluster executors start every item at once (an Indexed Job) and report through the store. */
   startRuns?(request: Omit<RunRequest, 'item'>): Promise<void>;
+}
+
+/** The live state of an inspection's cluster objects, as the status endpoint shows it. */
+export type ClusterView = NonNullable<InspectionSummary['cluster']>;
+
+/**
+ * Where the status endpoint learns what a cluster is doing right now. Optional: without one, or
+ * when the cluster is unreachable or its objects are gone, status answers from the store alone.
+ */
+export interface LiveStatusSource {
+  /** undefined when the cluster has no objects of the inspection. May reject; callers ignore that. */
+  observe(inspectionId: string): Promise<ClusterView | undefined>;
 }
 
 export interface Clock {

@@ -2,16 +2,24 @@
 import { join } from 'node:path';
 import type { Config } from '../../config.js';
 import type { Executor } from '../../core/ports.js';
+import type { KubernetesCluster } from '../kubernetes/cluster.js';
 import { ProcessExecutor } from './process.js';
+import { ContainerExecutor } from './container.js';
+import { containerOptionsFromEnv, detectEngine } from './container-options.js';
 
-export function selectExecutor(config: Config): Executor {
+export function selectExecutor(config: Config, cluster?: KubernetesCluster): Executor {
   switch (config.executor) {
-    case 'process':
     case 'auto':
+      // A container engine counts when it answers (`podman info` / `docker info`), not when its binary exists.
+      if (detectEngine()) return new ContainerExecutor(containerOptionsFromEnv(join(config.dataDir, 'container')));
+      return new ProcessExecutor({ dataDir: join(config.dataDir, 'process') });
+    case 'process':
       return new ProcessExecutor({ dataDir: join(config.dataDir, 'process') });
     case 'container':
-      throw new Error('AMUN_EXECUTOR=container: the container executor is not available in this build');
+      return new ContainerExecutor(containerOptionsFromEnv(join(config.dataDir, 'container')));
     case 'kubernetes':
-      throw new Error('AMUN_EXECUTOR=kubernetes: the kubernetes executor is not available in this build');
+      // Built by makeApp (functions/adapters/kubernetes/cluster.ts): it needs the store and credentials.
+      if (!cluster) throw new Error('AMUN_EXECUTOR=kubernetes: no cluster was configured');
+      return cluster.executor;
   }
 }

@@ -1774,6 +1774,211 @@ export const summarySchema = {
           }
         }
       }
+    },
+    "cluster": {
+      "description": "Live state of the inspection's cluster objects (Kubernetes executor), joined in by the status endpoint while the cluster still has them; never stored.",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "observed_at",
+        "jobs"
+      ],
+      "properties": {
+        "observed_at": {
+          "type": "string"
+        },
+        "jobs": {
+          "type": "array",
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": [
+              "name",
+              "component",
+              "active",
+              "succeeded",
+              "failed",
+              "completed_indexes",
+              "failed_indexes",
+              "start_time",
+              "completion_time",
+              "conditions",
+              "pods"
+            ],
+            "properties": {
+              "name": {
+                "type": "string"
+              },
+              "component": {
+                "type": "string",
+                "enum": [
+                  "build",
+                  "run"
+                ]
+              },
+              "active": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "succeeded": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "failed": {
+                "type": "integer",
+                "minimum": 0
+              },
+              "completed_indexes": {
+                "type": "array",
+                "items": {
+                  "type": "integer",
+                  "minimum": 0
+                }
+              },
+              "failed_indexes": {
+                "type": "array",
+                "items": {
+                  "type": "integer",
+                  "minimum": 0
+                }
+              },
+              "start_time": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "completion_time": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "conditions": {
+                "type": "array",
+                "items": {
+                  "type": "object",
+                  "additionalProperties": false,
+                  "required": [
+                    "type",
+                    "status",
+                    "reason",
+                    "message",
+                    "last_transition_time"
+                  ],
+                  "properties": {
+                    "type": {
+                      "type": "string"
+                    },
+                    "status": {
+                      "type": "string"
+                    },
+                    "reason": {
+                      "type": [
+                        "string",
+                        "null"
+                      ]
+                    },
+                    "message": {
+                      "type": [
+                        "string",
+                        "null"
+                      ]
+                    },
+                    "last_transition_time": {
+                      "type": [
+                        "string",
+                        "null"
+                      ]
+                    }
+                  }
+                }
+              },
+              "pods": {
+                "type": "array",
+                "items": {
+                  "type": "object",
+                  "additionalProperties": false,
+                  "required": [
+                    "name",
+                    "index",
+                    "phase",
+                    "node_name",
+                    "reason",
+                    "containers"
+                  ],
+                  "properties": {
+                    "name": {
+                      "type": "string"
+                    },
+                    "index": {
+                      "type": [
+                        "integer",
+                        "null"
+                      ],
+                      "minimum": 0
+                    },
+                    "phase": {
+                      "type": "string"
+                    },
+                    "node_name": {
+                      "type": [
+                        "string",
+                        "null"
+                      ]
+                    },
+                    "reason": {
+                      "type": [
+                        "string",
+                        "null"
+                      ]
+                    },
+                    "containers": {
+                      "type": "array",
+                      "items": {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": [
+                          "name",
+                          "state",
+                          "reason",
+                          "exit_code"
+                        ],
+                        "properties": {
+                          "name": {
+                            "type": "string"
+                          },
+                          "state": {
+                            "type": "string",
+                            "enum": [
+                              "waiting",
+                              "running",
+                              "terminated",
+                              "unknown"
+                            ]
+                          },
+                          "reason": {
+                            "type": [
+                              "string",
+                              "null"
+                            ]
+                          },
+                          "exit_code": {
+                            "type": [
+                              "integer",
+                              "null"
+                            ]
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
     }
   }
 } as const;

@@ -641,4 +641,41 @@ export interface InspectionSummary {
     wall_time: number | null;
     hardware_match?: boolean | null;
   }[];
+  /**
+   * Live state of the inspection's cluster objects (Kubernetes executor), joined in by the status endpoint while the cluster still has them; never stored.
+   */
+  cluster?: {
+    observed_at: string;
+    jobs: {
+      name: string;
+      component: "build" | "run";
+      active: number;
+      succeeded: number;
+      failed: number;
+      completed_indexes: number[];
+      failed_indexes: number[];
+      start_time: string | null;
+      completion_time: string | null;
+      conditions: {
+        type: string;
+        status: string;
+        reason: string | null;
+        message: string | null;
+        last_transition_time: string | null;
+      }[];
+      pods: {
+        name: string;
+        index: number | null;
+        phase: string;
+        node_name: string | null;
+        reason: string | null;
+        containers: {
+          name: string;
+          state: "waiting" | "running" | "terminated" | "unknown";
+          reason: string | null;
+          exit_code: number | null;
+        }[];
+      }[];
+    }[];
+  };
 }

@@ -1,0 +1,108 @@
+/**
+ * Everything the Kubernetes executor needs, built once per process from configuration: the API
+ * (kubeconfig locally, EKS endpoint + CA + STS token on Lambda), upload grants signed with the
+ * function's AWS identity, the registry check, the executor itself and the live status source.
+ */
+import { ConfigError, type Config } from '../../config.js';
+import {
+  checkRegistry,
+  DEFAULT_BUILD_DEADLINE_SECONDS,
+  DEFAULT_UPLOADER_IMAGE,
+  registryAuthFor,
+  type ClusterSettings,
+} from '../../core/kubernetes/manifests.js';
+import { labelPreset, type LabelMap } from '../../core/kubernetes/placement.js';
+import type { Layout } from '../../core/layout.js';
+import type { Clock, LiveStatusSource, ObjectStore } from '../../core/ports.js';
+import type { CredentialsProvider } from './aws-signing.js';
+import { KubernetesExecutor } from './executor.js';
+import { ClientNodeKubeApi, eksConfig, kubeconfigFile, type KubeApi } from './kube-api.js';
+import { KubernetesLiveStatus } from './live-status.js';
+import { ecrCredentials, OciRegistry, type ImageRegistry } from './registry.js';
+import { S3UploadSigner, type UploadSigner } from './upload-signer.js';
+
+export interface KubernetesCluster {
+  api: KubeApi;
+  executor: KubernetesExecutor;
+  liveStatus: LiveStatusSource;
+  settings: ClusterSettings;
+  clock: Clock;
+}
+
+/** Knobs beyond AMUN_K8S_*, with their defaults. */
+export interface ClusterOptions {
+  /** Runs get a node to themselves (pod anti-affinity against other Amun runs). Default false. */
+  exclusiveNodes?: boolean;
+  uploaderImage?: string;
+  builderServiceAccount?: string;
+  /** A dockerconfigjson Secret for a registry that is not ECR (builder push, run pull). */
+  registrySecret?: string;
+  buildDeadlineSeconds?: number;
+  /** A custom label map instead of the configured preset. */
+  labels?: LabelMap;
+  /** The S3 endpoint as pods reach it, when it differs from the functions' (a local store). */
+  podStorageEndpoint?: string;
+}
+
+export interface ClusterDeps {
+  store: ObjectStore;
+  layout: Layout;
+  clock: Clock;
+  /** The functions' AWS identity: EKS tokens, upload grants, ECR tokens. */
+  credentials: CredentialsProvider;
+  /** Tests: an API to use instead of the configured one. */
+  api?: KubeApi;
+  /** Tests: a signer or registry check of their own; `null` turns the registry check off. */
+  signer?: UploadSigner;
+  registry?: ImageRegistry | null;
+  options?: ClusterOptions;
+}
+
+export function clusterSettings(config: Pick<Config, 'kubernetes' | 'bucket' | 'region' | 'endpoint'>, options: ClusterOptions = {}): ClusterSettings {
+  const k = config.kubernetes;
+  if (!k.registry) throw new ConfigError('AMUN_REGISTRY', 'is required by the kubernetes executor (the repository built stacks are pushed to)');
+  let registry: string;
+  try {
+    registry = checkRegistry(k.registry);
+  } catch (error) {
+    throw new ConfigError('AMUN_REGISTRY', (error as Error).message);
+  }
+  const endpoint = options.podStorageEndpoint ?? config.endpoint;
+  return {
+    namespace: k.namespace,
+    registry,
+    builderImage: k.builderImage,
+    uploaderImage: options.uploaderImage ?? DEFAULT_UPLOADER_IMAGE,
+    labels: options.labels ?? labelPreset(k.labelPreset),
+    exclusiveNodes: options.exclusiveNodes ?? false,
+    builderServiceAccount: options.builderServiceAccount ?? 'amun-builder',
+    registryAuth: registryAuthFor(registry, options.registrySecret),
+    storage: { bucket: config.bucket, region: config.region, ...(endpoint ? { endpoint } : {}) },
+    buildDeadlineSeconds: options.buildDeadlineSeconds ?? DEFAULT_BUILD_DEADLINE_SECONDS,
+  };
+}
+
+function kubeApi(config: Config, deps: ClusterDeps): KubeApi {
+  const k = config.kubernetes;
+  if (k.clusterName || k.endpoint) {
+    if (!k.clusterName || !k.endpoint || !k.caData) {
+      throw new ConfigError('AMUN_K8S_CLUSTER_NAME', 'needs AMUN_K8S_ENDPOINT and AMUN_K8S_CA_DATA beside it (all three, or a kubeconfig)');
+    }
+    return new ClientNodeKubeApi(eksConfig({ clusterName: k.clusterName, endpoint: k.endpoint, caData: k.caData, region: config.region, credentials: deps.credentials, clock: deps.clock }), k.namespace);
+  }
+  if (k.kubeconfig) return new ClientNodeKubeApi(kubeconfigFile(k.kubeconfig), k.namespace);
+  throw new ConfigError('AMUN_K8S_CLUSTER_NAME', 'with AMUN_K8S_ENDPOINT and AMUN_K8S_CA_DATA, or AMUN_K8S_KUBECONFIG (or KUBECONFIG), is required by the kubernetes executor');
+}
+
+export function makeKubernetesCluster(config: Config, deps: ClusterDeps): KubernetesCluster {
+  const settings = clusterSettings(config, deps.options);
+  const api = deps.api ?? kubeApi(config, deps);
+  const signer = deps.signer ?? new S3UploadSigner({ bucket: config.bucket, region: config.region, endpoint: settings.storage.endpoint, credentials: deps.credentials, clock: deps.clock });
+  const registry =
+    deps.registry === null
+      ? undefined
+      : (deps.registry ??
+        new OciRegistry(settings.registryAuth.kind === 'ecr' ? { credentials: ecrCredentials({ region: config.region, credentials: deps.credentials, clock: deps.clock }) } : {}));
+  const executor = new KubernetesExecutor({ api, store: deps.store, layout: deps.layout, signer, registry, settings, clock: deps.clock });
+  return { api, executor, liveStatus: new KubernetesLiveStatus(api, deps.clock), settings, clock: deps.clock };
+}

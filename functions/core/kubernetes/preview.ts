@@ -1,0 +1,53 @@
+/**
+ * The objects an inspection would create on a cluster, for `amun manifests`: the same builders the
+ * executor uses, with the upload Secrets' grants left as comments (they are signed when the build
+ * or the runs start, and expire with them).
+ */
+import type { V1ConfigMap, V1Job, V1Secret } from '@kubernetes/client-node';
+import type { InspectionSpecification } from '../generated/types.js';
+import { buildJob, contextTarballKey, dockerConfigMap, imageRef, runJob, uploadSecret, type ClusterSettings } from './manifests.js';
+
+export interface PreviewInput {
+  inspectionId: string;
+  spec: InspectionSpecification;
+  stackDigest: string;
+  settings: ClusterSettings;
+  storePrefix: string;
+  deadlineSeconds: number;
+  kind?: 'build' | 'run' | undefined;
+}
+
+export type Manifest = V1Job | V1Secret | V1ConfigMap;
+
+export function previewManifests({ inspectionId, spec, stackDigest, settings, storePrefix, deadlineSeconds, kind }: PreviewInput): Manifest[] {
+  const out: Manifest[] = [];
+  const root = `${storePrefix}/${inspectionId}`;
+  if (kind !== 'run') {
+    out.push(buildJob({ inspectionId, spec, stackDigest, contextKey: contextTarballKey(storePrefix, inspectionId), settings }));
+    out.push(
+      uploadSecret({
+        inspectionId,
+        component: 'build',
+        namespace: settings.namespace,
+        files: {
+          'log.curlrc': `# url = "<presigned PUT of ${root}/build/log, signed when the build starts>"\n`,
+          'status.curlrc': `# url = "<presigned PUT of ${root}/build/status, signed when the build starts>"\n`,
+        },
+      }),
+    );
+    if (settings.registryAuth.kind === 'ecr') out.push(dockerConfigMap(inspectionId, settings));
+  }
+  if (kind !== 'build' && spec.script !== undefined) {
+    const image = imageRef(settings.registry, stackDigest);
+    out.push(runJob({ inspectionId, spec, image, deadlineSeconds, resultsPrefix: `${root}/results/`, settings }));
+    out.push(
+      uploadSecret({
+        inspectionId,
+        component: 'run',
+        namespace: settings.namespace,
+        files: { 'post.curlrc': `# url and form-string fields of a presigned POST policy for keys under ${root}/results/, signed when the runs start\n` },
+      }),
+    );
+  }
+  return out;
+}

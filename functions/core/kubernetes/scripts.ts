@@ -1,0 +1,134 @@
+/**
+ * The three small POSIX shell programs the cluster pods run around the builder and the harness.
+ * They are constants: every variable part reaches them as an argument or an environment variable
+ * set by the manifest builders, never pasted into the text. The tests run them with /bin/sh and
+ * curl against the embedded S3, so what a pod does is what the tests exercise.
+ *
+ * Paths come from the environment (AMUN_WORK, AMUN_SECRETS, AMUN_OUTPUT_DIR) so that tests can
+ * point them at temporary directories; the manifests set the in-pod paths.
+ */
+
+/**
+ * Build step, in the builder image (a kaniko debug variant: busybox at /busybox). Runs kaniko with
+ * the arguments it was given, copies its output to the pod log and to $AMUN_WORK/log (a FIFO and
+ * tee, since ash and dash differ on pipefail), records the exit code and the times, and always
+ * exits 0 so that the report step runs. A builder killed from outside (OOM, eviction) exits
+ * non-zero here and the reconciler reports it.
+ */
+export const BUILD_SCRIPT = `set -u
+work="\${AMUN_WORK:-/amun/work}"
+date -u +%Y-%m-%dT%H:%M:%SZ > "$work/started_at"
+rm -f "$work/pipe"
+mkfifo "$work/pipe"
+tee "$work/log" < "$work/pipe" &
+tee_pid=$!
+"\${AMUN_KANIKO:-/kaniko/executor}" "$@" > "$work/pipe" 2>&1
+code=$?
+wait "$tee_pid"
+rm -f "$work/pipe"
+echo "$code" > "$work/exit_code"
+date -u +%Y-%m-%dT%H:%M:%SZ > "$work/finished_at"
+exit 0
+`;
+
+/**
+ * Report step, in the uploader image (curl). Composes the build status from what the build step
+ * recorded (every value checked against a strict pattern before it reaches the JSON), prints it as
+ * the last line of its log (the reconciler's fallback), and uploads the build log, then the status
+ * (whose appearance triggers scheduling), each with the presigned PUT URL in its curl config file.
+ */
+export const REPORT_SCRIPT = `set -u
+work="\${AMUN_WORK:-/amun/work}"
+secrets="\${AMUN_SECRETS:-/amun/secrets}"
+first_line() {
+  if [ -f "$1" ]; then head -n 1 "$1" | tr -d '\\r\\n'; fi
+}
+code=$(first_line "$work/exit_code")
+started=$(first_line "$work/started_at")
+finished=$(first_line "$work/finished_at")
+digest=$(first_line "$work/digest")
+timestamp() {
+  case "$1" in
+    [0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]Z) printf '"%s"' "$1" ;;
+    *) printf 'null' ;;
+  esac
+}
+started_json=$(timestamp "$started")
+finished_json=$(timestamp "$finished")
+case "$digest" in
+  sha256:*[!0-9a-f]*) digest_json=null ;;
+  sha256:?*) digest_json="\\"$digest\\"" ;;
+  *) digest_json=null ;;
+esac
+case "$code" in
+  '' | *[!0-9]*)
+    state=failed; code_json=null; image_json=null; reason='"executor_error"'
+    message='"the build step left no exit code"' ;;
+  0)
+    state=succeeded; code_json=0; image_json="\\"$AMUN_IMAGE\\""; reason=null; message=null ;;
+  *)
+    state=failed; code_json=$code; image_json=null; reason='"build_failed"'
+    message="\\"the builder exited with code $code\\"" ;;
+esac
+printf '{"cached":false,"executor":"kubernetes","exit_code":%s,"finished_at":%s,"image":%s,"image_digest":%s,"inspection_id":"%s","message":%s,"reason":%s,"stack_digest":"%s","started_at":%s,"state":"%s"}\\n' \\
+  "$code_json" "$finished_json" "$image_json" "$digest_json" "$AMUN_INSPECTION_ID" "$message" "$reason" "$AMUN_STACK_DIGEST" "$started_json" "$state" > "$work/status.json"
+[ -f "$work/log" ] || : > "$work/log"
+put() {
+  curl -sS --fail --retry 5 --retry-connrefused --retry-delay 2 -K "$1" -H "Content-Type: $2" --upload-file "$3" -o /dev/null
+}
+if ! put "$secrets/log.curlrc" 'text/plain; charset=utf-8' "$work/log"; then
+  echo "amun-report: could not upload the build log" >&2
+fi
+echo "amun-report: build status follows"
+cat "$work/status.json"
+if ! put "$secrets/status.curlrc" 'application/json' "$work/status.json"; then
+  echo "amun-report: could not upload the build status" >&2
+  exit 1
+fi
+exit 0
+`;
+
+/**
+ * Upload step of a run pod, a native sidecar in the uploader image (curl). Waits for the harness
+ * to write its result into the shared output directory, then posts hwinfo, log and result (the
+ * result last: it triggers indexing) under results/<item>/ with the presigned POST policy in its
+ * curl config file. A native sidecar that exits is restarted, so it then waits for the TERM the
+ * kubelet sends when the harness has ended; a TERM that comes first (the harness died without a
+ * result) ends it at once, and the reconciler writes the result.
+ */
+export const UPLOAD_SCRIPT = `set -u
+out="\${AMUN_OUTPUT_DIR:-/amun/output}"
+conf="\${AMUN_SECRETS:-/amun/secrets}/post.curlrc"
+item="\${AMUN_ITEM:-}"
+case "$item" in
+  '' | *[!0-9]*) echo "amun-upload: no completion index (AMUN_ITEM=$item)" >&2; exit 1 ;;
+esac
+prefix="\${AMUN_RESULTS_PREFIX}$item/"
+term=0
+trap 'term=1' TERM INT
+nap() {
+  sleep "$1" > /dev/null 2>&1 &
+  nap_pid=$!
+  wait "$nap_pid" 2> /dev/null || kill "$nap_pid" 2> /dev/null || true
+}
+post() {
+  curl -sS --fail --retry 5 --retry-connrefused --retry-delay 2 -K "$conf" \\
+    --form-string "key=$prefix$1" --form-string "Content-Type=$2" -F "file=@$out/$1" -o /dev/null
+}
+while [ ! -f "$out/result" ]; do
+  if [ "$term" = 1 ]; then
+    echo "amun-upload: stopped before the harness wrote a result" >&2
+    exit 0
+  fi
+  nap 1
+done
+if [ -f "$out/hwinfo" ]; then post hwinfo 'application/json' || echo "amun-upload: could not upload hwinfo" >&2; fi
+if [ -f "$out/log" ]; then post log 'text/plain; charset=utf-8' || echo "amun-upload: could not upload the log" >&2; fi
+if ! post result 'application/json'; then
+  echo "amun-upload: could not upload the result" >&2
+  exit 1
+fi
+echo "amun-upload: uploaded results/$item"
+while [ "$term" = 0 ]; do nap 5; done
+exit 0
+`;
