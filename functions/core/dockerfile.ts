@@ -367,6 +367,9 @@ export function generateBuild(
   if (harness.length > 0) {
     for (const file of harness) add(`${CONTEXT_PATHS.harnessDir}${file.path}`, file.content);
     emit(`COPY ${jsonForm([CONTEXT_PATHS.harnessDir, `${IMAGE_PATHS.harness}/`])}`);
+    // Byte-compiled now, since the run user cannot write __pycache__ there: saves every run the
+    // compile. Only a speed-up: an image without python3 still builds (its runs say no_python).
+    emit(`RUN python3 -m compileall -q ${IMAGE_PATHS.harness} >/dev/null 2>&1 || true`);
   }
   if (spec.script !== undefined) {
     add(CONTEXT_PATHS.script, spec.script, 0o755);

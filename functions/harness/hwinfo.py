@@ -16,6 +16,7 @@ import platform
 import re
 import shutil
 import subprocess
+import struct
 import sys
 import warnings
 
@@ -299,13 +300,8 @@ def cpu_info_and_features():
 
 
 def _nbits():
-    try:
-        match = re.search(r"(\d+)bit", platform.architecture()[0])
-        if match:
-            return match.group(1)
-    except Exception:
-        pass
-    return "64" if sys.maxsize > 2 ** 32 else "32"
+    # platform.architecture() would run `file` on the interpreter twice; the pointer size says it.
+    return str(struct.calcsize("P") * 8)
 
 
 def cpu_type(processors):
@@ -429,10 +425,8 @@ def platform_info():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         uname = platform.uname()
-        try:
-            architecture = [str(part) for part in platform.architecture()]
-        except Exception:
-            architecture = []
+        # As platform.architecture() reports it where `file` is absent (most images): no linkage.
+        architecture = [_nbits() + "bit", ""]
         try:
             plat = platform.platform()
         except Exception:

@@ -171,6 +171,7 @@ function expectedSteps(spec: InspectionSpecification): Step[] {
   }
   (spec.files ?? []).forEach((file, i) => copy(`amun/files/${i}`, file.path));
   copy('amun/harness/', '/opt/amun/harness/');
+  run('python3 -m compileall -q /opt/amun/harness >/dev/null 2>&1 || true');
   if (spec.script !== undefined) {
     copy('amun/script', '/home/amun/script');
     run('chmod 0755 /home/amun/script');

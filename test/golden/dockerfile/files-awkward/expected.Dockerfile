@@ -10,6 +10,7 @@ COPY ["amun/files/3", "/home/amun/Dockerfile-lookalike"]
 COPY ["amun/files/4", "/etc/amun/no-final-newline"]
 COPY ["amun/files/5", "/etc/amun/quotes.txt"]
 COPY ["amun/harness/", "/opt/amun/harness/"]
+RUN python3 -m compileall -q /opt/amun/harness >/dev/null 2>&1 || true
 COPY ["amun/script", "/home/amun/script"]
 RUN chmod 0755 /home/amun/script
 ENV AMUN_SCRIPT=/home/amun/script AMUN_OUTPUT_DIR=/home/amun/output AMUN_VENV=/home/amun/venv

@@ -4,6 +4,7 @@
 FROM nvcr.io/nvidia/cuda:12.4.1-runtime-ubi9
 USER root
 COPY ["amun/harness/", "/opt/amun/harness/"]
+RUN python3 -m compileall -q /opt/amun/harness >/dev/null 2>&1 || true
 COPY ["amun/script", "/home/amun/script"]
 RUN chmod 0755 /home/amun/script
 ENV AMUN_SCRIPT=/home/amun/script AMUN_OUTPUT_DIR=/home/amun/output AMUN_VENV=/home/amun/venv

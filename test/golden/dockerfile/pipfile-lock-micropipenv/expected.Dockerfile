@@ -7,6 +7,7 @@ COPY ["amun/Pipfile", "amun/Pipfile.lock", "/home/amun/"]
 COPY ["amun/build/python/", "/opt/amun/build/python/"]
 RUN sh /opt/amun/build/python/install-python.sh micropipenv lock keep-pip
 COPY ["amun/harness/", "/opt/amun/harness/"]
+RUN python3 -m compileall -q /opt/amun/harness >/dev/null 2>&1 || true
 COPY ["amun/script", "/home/amun/script"]
 RUN chmod 0755 /home/amun/script
 ENV AMUN_SCRIPT=/home/amun/script AMUN_OUTPUT_DIR=/home/amun/output AMUN_VENV=/home/amun/venv

@@ -7,6 +7,7 @@ RUN PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --upgrade pip
 COPY ["amun/python-packages.txt", "/opt/amun/build/python-packages.txt"]
 RUN PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -r /opt/amun/build/python-packages.txt
 COPY ["amun/harness/", "/opt/amun/harness/"]
+RUN python3 -m compileall -q /opt/amun/harness >/dev/null 2>&1 || true
 COPY ["amun/script", "/home/amun/script"]
 RUN chmod 0755 /home/amun/script
 ENV AMUN_SCRIPT=/home/amun/script AMUN_OUTPUT_DIR=/home/amun/output AMUN_VENV=/home/amun/venv
