@@ -119,7 +119,7 @@ export class Pipeline {
         await runQueue.send({ type: 'run', inspection_id: id, item }, { deduplicationId: `run-${id}-${item}` });
       }
     } else if (executor.startRuns) {
-      await executor.startRuns({ inspectionId: id, spec, build, context: await this.context(id), deadlineSeconds: this.deadline(spec) });
+      await executor.startRuns({ inspectionId: id, spec, build, context: () => this.context(id), deadlineSeconds: this.deadline(spec) });
     }
     await this.refresh(id);
     return 'done';
@@ -138,7 +138,7 @@ export class Pipeline {
     if (item < 0 || item >= (spec.batch_size ?? 1)) throw new CorruptDataError(`item ${item} is outside the batch of ${id}`);
     const build = await this.buildStatus(id);
     if (build?.state !== 'succeeded') throw new CorruptDataError(`item ${item} of ${id} has no successful build to run on`);
-    const output = await executor.runItem({ inspectionId: id, item, spec, build, context: await this.context(id), deadlineSeconds: this.deadline(spec), ...(signal ? { signal } : {}) });
+    const output = await executor.runItem({ inspectionId: id, item, spec, build, context: () => this.context(id), deadlineSeconds: this.deadline(spec), ...(signal ? { signal } : {}) });
     if (output.hwinfo) await store.put(layout.resultHwinfo(id, item), output.hwinfo, 'application/json');
     await store.put(layout.resultLog(id, item), output.log, 'text/plain; charset=utf-8');
     await store.put(layout.result(id, item), stampHardware(output.result, spec), 'application/json');

@@ -72,8 +72,8 @@ export interface RunRequest {
   item: number;
   spec: InspectionSpecification;
   build: BuildStatus;
-  /** The script and files as stored in the build context, for executors that run from it. */
-  context: ContextFile[];
+  /** The stored build context, read only by executors that run from it (and only when they must). */
+  context: () => Promise<ContextFile[]>;
   deadlineSeconds: number;
   signal?: AbortSignal;
 }

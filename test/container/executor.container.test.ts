@@ -52,7 +52,7 @@ describeWithEngine('container executor failure modes', (engine) => {
   const runOne = async (spec: InspectionSpecification, deadlineSeconds = 60, ex = executor): Promise<{ report: RunReport; output: RunOutput; status: BuildStatus }> => {
     const { status, log } = await buildSpec(ex, spec);
     expect({ state: status.state, log: status.state === 'succeeded' ? '' : log }).toEqual({ state: 'succeeded', log: '' });
-    const output = await ex.runItem({ inspectionId: status.inspection_id, item: 0, spec, build: status, context: [], deadlineSeconds });
+    const output = await ex.runItem({ inspectionId: status.inspection_id, item: 0, spec, build: status, context: async () => [], deadlineSeconds });
     return { report: JSON.parse(output.result.toString('utf8')) as RunReport, output, status };
   };
   const containersOf = async (inspectionId: string): Promise<string[]> => {

@@ -17,7 +17,7 @@ const build: BuildStatus = {
   inspection_id: 'inspection-u-00000000', state: 'succeeded', started_at: null, finished_at: null, exit_code: 0, reason: null,
   executor: 'container', image: 'localhost/amun/stack:abc', image_digest: `sha256:${'1'.repeat(64)}`, cached: false,
 };
-const request = (spec: InspectionSpecification, item = 0): RunRequest => ({ inspectionId: 'inspection-u-00000000', item, spec, build, context: [], deadlineSeconds: 30 });
+const request = (spec: InspectionSpecification, item = 0): RunRequest => ({ inspectionId: 'inspection-u-00000000', item, spec, build, context: async () => [], deadlineSeconds: 30 });
 
 describe('quantities and flags', () => {
   it('reads Kubernetes quantities', () => {

@@ -166,7 +166,7 @@ describe('reconciler against the fake API server', () => {
     const log: LogSink & { text: string } = { text: '', write(c) { this.text += String(c); }, flush: async () => undefined };
     const build = await executor.build({ inspectionId: 'inspection-refused-0123abcd', spec: { ...spec, build: { requests: { hardware: { cpu_model: 85 } } } }, dockerfile: 'FROM x\n', context: [], stackDigest: DIGEST, log });
     expect(build).toMatchObject({ state: 'failed', reason: 'invalid_specification', message: expect.stringContaining('/build/requests/hardware/cpu_model') });
-    await executor.startRuns({ inspectionId: 'inspection-refused-0123abcd', spec, build: { inspection_id: 'inspection-refused-0123abcd', state: 'succeeded', started_at: null, finished_at: null, exit_code: 0, reason: null, executor: 'kubernetes', image: `x/amun:${DIGEST}`, cached: false }, context: [], deadlineSeconds: 60 });
+    await executor.startRuns({ inspectionId: 'inspection-refused-0123abcd', spec, build: { inspection_id: 'inspection-refused-0123abcd', state: 'succeeded', started_at: null, finished_at: null, exit_code: 0, reason: null, executor: 'kubernetes', image: `x/amun:${DIGEST}`, cached: false }, context: async () => [], deadlineSeconds: 60 });
     expect(fake.list('Job')).toHaveLength(before);
     for (const item of [0, 1, 2]) {
       const report = JSON.parse(store.text(layout.result('inspection-refused-0123abcd', item))!);

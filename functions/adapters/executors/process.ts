@@ -87,7 +87,7 @@ export class ProcessExecutor implements Executor {
       // The work directory is a cache: rebuild it from the stored context when it is gone.
       await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true });
-      await writeContext(dir, request.context);
+      await writeContext(dir, await request.context());
       await placeFiles(dir, request.spec);
     }
     const out = await mkdtemp(join(this.options.dataDir, 'run-'));
