@@ -26,6 +26,7 @@
  * order; a run-ahead output nobody claims within 30 minutes is dropped. Sequential (p = 1) by
  * default, as the original.
  */
+import { mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -109,11 +110,13 @@ export class ContainerExecutor implements Executor {
     this.flags = [...options.engineFlags];
     this.flavor = options.flavor ?? flavorOf(options.engine);
     this.cleanup = options.imageCleanup ?? { policy: 'keep' };
+    mkdirSync(options.dataDir, { recursive: true });
   }
 
   /** The engine with the global flags. */
   exec(args: ReadonlyArray<string>, options: SpawnOptions = {}): Promise<SpawnResult> {
-    return run(this.engine, [...this.flags, ...args], options);
+    // The engine runs in our data directory: conmon leaves files (an `oom` marker) in its cwd.
+    return run(this.engine, [...this.flags, ...args], { cwd: this.options.dataDir, ...options });
   }
 
   /** `sha256:<hex>` of a local image, undefined when there is none by that reference. */
