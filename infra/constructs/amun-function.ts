@@ -1,0 +1,223 @@
+/**
+ * One Amun function on Lambda, built from its row of the routes table: the defaults every function
+ * shares (Node.js 22 on arm64, ESM bundle with source maps, JSON logs with a retention, X-Ray), an
+ * own role that starts empty, and methods that bind an environment variable together with the
+ * permission it implies, so configuration and grants cannot drift apart.
+ */
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Effect, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Architecture, ApplicationLogLevel, LoggingFormat, Runtime, SystemLogLevel, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { markerKeys } from '../../functions/core/ingest.js';
+import type { Route } from '../../functions/routes.js';
+import { entryPath, lambdaBundling, repoRoot } from '../bundling.js';
+import { acknowledge, acks, wildcardFindings } from '../nag.js';
+import type { AmunCluster, ClusterUse } from './cluster.js';
+import type { AmunQueue } from './queue.js';
+import type { Store } from './store.js';
+
+export interface AmunFunctionProps {
+  route: Route;
+  /** Prefixes the physical names: `<deployment>-amun-<name>`. */
+  deployment: string;
+  logRetention: RetentionDays;
+  logRemovalPolicy: RemovalPolicy;
+  /** Receives failed asynchronous invocations (functions invoked asynchronously only). */
+  deadLetterQueue?: IQueue;
+  /** Ships the Kubernetes client beside the bundle (functions that call the cluster). */
+  kubernetesClient: boolean;
+}
+
+export interface Grant {
+  /** Statement id: says what the permission is for. */
+  sid: string;
+  actions: string[];
+  resources: string[];
+  conditions?: Record<string, Record<string, unknown>>;
+  /** Required when an action or resource holds a wildcard: why nothing narrower works. */
+  wildcardReason?: string;
+}
+
+export class AmunFunction extends Construct {
+  readonly route: Route;
+  readonly fn: NodejsFunction;
+  readonly role: Role;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: AmunFunctionProps) {
+    super(scope, id);
+    const { route } = props;
+    this.route = route;
+    const functionName = `${props.deployment}-amun-${route.name}`;
+
+    this.logGroup = new LogGroup(this, 'Logs', {
+      logGroupName: `/aws/lambda/${functionName}`,
+      retention: props.logRetention,
+      removalPolicy: props.logRemovalPolicy,
+    });
+
+    // An own role with nothing attached: no AWS managed policy, every permission below is explicit.
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Amun ${route.name}: ${route.description}`.slice(0, 1000),
+    });
+    this.allow({ sid: 'WriteOwnLogs', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [this.logGroup.logGroupArn] });
+
+    this.fn = new NodejsFunction(this, 'Function', {
+      functionName,
+      description: route.description.slice(0, 256),
+      entry: entryPath(route),
+      handler: 'handler',
+      projectRoot: repoRoot,
+      depsLockFilePath: `${repoRoot}/package-lock.json`,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: route.memoryMb,
+      timeout: Duration.seconds(route.timeoutSeconds),
+      role: this.role,
+      logGroup: this.logGroup,
+      loggingFormat: LoggingFormat.JSON,
+      applicationLogLevelV2: ApplicationLogLevel.INFO,
+      systemLogLevelV2: SystemLogLevel.WARN,
+      tracing: Tracing.ACTIVE,
+      bundling: lambdaBundling({ kubernetesClient: props.kubernetesClient }),
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        AMUN_LOG_LEVEL: 'INFO',
+      },
+      ...(props.deadLetterQueue ? { deadLetterQueue: props.deadLetterQueue } : {}),
+    });
+
+    acknowledge(this, acks.amunFunction);
+    acknowledge(this, [acks.xray]);
+  }
+
+  /** Sets a variable the function's configuration reads (functions/config.ts). */
+  setEnv(name: string, value: string): this {
+    this.fn.addEnvironment(name, value);
+    return this;
+  }
+
+  /** Adds one statement to the function's role; a wildcard must say why it cannot be narrower. */
+  allow(grant: Grant): this {
+    const statement = new PolicyStatement({
+      sid: grant.sid,
+      effect: Effect.ALLOW,
+      actions: grant.actions,
+      resources: grant.resources,
+      ...(grant.conditions ? { conditions: grant.conditions } : {}),
+    });
+    this.role.addToPrincipalPolicy(statement);
+    const findings = wildcardFindings(this, statement);
+    if (findings.length > 0) {
+      if (!grant.wildcardReason) throw new Error(`${this.node.path}: statement ${grant.sid} holds a wildcard (${findings.join(', ')}) and gives no reason`);
+      acknowledge(this, findings.map((id) => ({ id, reason: grant.wildcardReason! })));
+    }
+    return this;
+  }
+
+  /** An explicit deny: holds against any allow. */
+  deny(statement: { sid: string; actions: string[]; resources: string[] }): this {
+    this.role.addToPrincipalPolicy(new PolicyStatement({ ...statement, effect: Effect.DENY }));
+    return this;
+  }
+
+  /** The queue's URL in `variable`, and permission to send to it. */
+  sendsTo(variable: string, queue: AmunQueue): this {
+    this.setEnv(variable, queue.queue.queueUrl);
+    const sid = `SendTo${queue.name.charAt(0).toUpperCase()}${queue.name.slice(1)}`;
+    return this.allow({ sid, actions: ['sqs:SendMessage'], resources: [queue.queue.queueArn] });
+  }
+
+  /**
+   * The store: where it is (AMUN_BUCKET, AMUN_STORE_PREFIX, AMUN_SPECS_PREFIX) and what the route's
+   * `store` access allows there. Writes stay inside the store and its index; a function triggered
+   * by spec drops reads the drops and may write only the marker files ingest leaves beside them.
+   */
+  usesStore(store: Store): this {
+    this.setEnv('AMUN_BUCKET', store.bucket.bucketName);
+    this.setEnv('AMUN_STORE_PREFIX', store.storePrefix);
+    this.setEnv('AMUN_SPECS_PREFIX', store.specsPrefix);
+    const patterns = store.storeObjectPatterns();
+    const listable = [...patterns];
+    const perInspection = 'Objects are keyed by inspection id below the store prefix (and the listing index beside it): the prefix is the narrowest scope that holds every inspection.';
+
+    this.allow({ sid: 'ReadStore', actions: ['s3:GetObject'], resources: patterns.map((p) => store.objects(p)), wildcardReason: perInspection });
+    if (this.route.store === 'readwrite') {
+      this.allow({ sid: 'WriteStore', actions: ['s3:PutObject'], resources: patterns.map((p) => store.objects(p)), wildcardReason: perInspection });
+      this.allow({
+        sid: 'TagBuildContexts',
+        actions: ['s3:PutObjectTagging'],
+        resources: [store.objects(`${store.storePrefix}/*/build/context*`)],
+        wildcardReason: 'Build contexts (the files under build/context/ and the tarball beside them) may carry the tag their lifecycle rule expires them by; their keys sit below each inspection id.',
+      });
+    }
+
+    const trigger = this.route.trigger;
+    if (trigger.kind === 's3' && trigger.prefix === 'store') {
+      // Never write what triggers this very function (a loop): denied outright, whatever else allows it.
+      this.deny({ sid: 'NeverWriteOwnTrigger', actions: ['s3:PutObject'], resources: [store.objects(`${store.storePrefix}/*${trigger.suffix}`)] });
+    }
+    if (trigger.kind === 's3' && trigger.prefix === 'specs') {
+      const drops = `${store.specsPrefix}*`;
+      const markers = markerKeys(`${store.specsPrefix}*.json`);
+      listable.push(drops);
+      this.allow({ sid: 'ReadDrops', actions: ['s3:GetObject'], resources: [store.objects(drops)], wildcardReason: 'Spec files are dropped under the specs prefix with names the users choose.' });
+      this.allow({
+        sid: 'WriteDropMarkers',
+        actions: ['s3:PutObject'],
+        resources: [store.objects(markers.consumed), store.objects(markers.error)],
+        wildcardReason: 'The marker beside each dropped spec (<name>.consumed.json or <name>.error.json); ingest ignores these names when their notifications arrive.',
+      });
+    }
+
+    // Listing is scoped by prefix; `IfExists` keeps the 404 (not 403) answer for a missing key,
+    // which S3 gives only to callers allowed to list the bucket.
+    return this.allow({
+      sid: 'ListStore',
+      actions: ['s3:ListBucket'],
+      resources: [store.bucket.bucketArn],
+      conditions: { StringLikeIfExists: { 's3:prefix': listable } },
+    });
+  }
+
+  /**
+   * The cluster: how to reach it (AMUN_EXECUTOR=kubernetes and AMUN_K8S_*, the image registry) and,
+   * for functions that call it, an access entry scoped to the namespace (infra/constructs/cluster.ts),
+   * and for the one that checks for built images, read access to the repository.
+   */
+  usesCluster(cluster: AmunCluster, use: ClusterUse | undefined): this {
+    this.setEnv('AMUN_EXECUTOR', 'kubernetes');
+    this.setEnv('AMUN_K8S_CLUSTER_NAME', cluster.cluster.clusterName);
+    this.setEnv('AMUN_K8S_ENDPOINT', cluster.endpoint);
+    this.setEnv('AMUN_K8S_CA_DATA', cluster.caData);
+    this.setEnv('AMUN_K8S_NAMESPACE', cluster.namespace);
+    this.setEnv('AMUN_K8S_LABEL_PRESET', cluster.labelPreset);
+    this.setEnv('AMUN_REGISTRY', cluster.repository.repositoryUri);
+    if (cluster.builderImage) this.setEnv('AMUN_BUILDER_IMAGE', cluster.builderImage);
+    if (!use) return this;
+    cluster.grantAccess(`${this.node.id}Access`, this.role.roleArn, use.access);
+    if (use.checksImages) {
+      // The OCI registry API with ECR's token: is `<repository>:<stack digest>` there already?
+      this.allow({
+        sid: 'EcrLogin',
+        actions: ['ecr:GetAuthorizationToken'],
+        resources: ['*'],
+        wildcardReason: 'ecr:GetAuthorizationToken (registry login) supports no resource-level permissions; reading is limited to the one repository below.',
+      });
+      this.allow({ sid: 'ReadImageManifests', actions: ['ecr:BatchGetImage'], resources: [cluster.repository.repositoryArn] });
+    }
+    return this;
+  }
+
+  /**
+   * A queue URL the configuration requires at start-up although this function never sends there
+   * (functions/config.ts reads every queue URL in one place): the URL, and no permission.
+   */
+  knowsQueue(variable: string, queue: AmunQueue): this {
+    return this.setEnv(variable, queue.queue.queueUrl);
+  }
+}
