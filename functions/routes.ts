@@ -50,6 +50,12 @@ export interface Route {
   store: 'read' | 'readwrite';
   /** Local stack: how many records may be handled at once. */
   localConcurrency: number;
+  /**
+   * What the function does with the cluster under the kubernetes executor: `edit` creates and
+   * deletes Jobs (build, schedule, reconcile), `view` reads them (the API's live status);
+   * `checksImages` looks for the stack's image in the registry first. Absent: never calls it.
+   */
+  cluster?: { access: 'edit' | 'view'; checksImages?: boolean };
   description: string;
 }
 
@@ -64,6 +70,7 @@ export const routes: ReadonlyArray<Route> = [
     sendsTo: ['work'],
     store: 'readwrite',
     localConcurrency: 64,
+    cluster: { access: 'view' },
     description: 'the v1 API: submit, read results and status',
   },
   {
@@ -88,6 +95,7 @@ export const routes: ReadonlyArray<Route> = [
     sendsTo: [],
     store: 'readwrite',
     localConcurrency: 2,
+    cluster: { access: 'edit', checksImages: true },
     description: 'builds the image (or starts the cluster build) and records its outcome',
   },
   {
@@ -100,6 +108,7 @@ export const routes: ReadonlyArray<Route> = [
     sendsTo: ['run', 'completions'],
     store: 'readwrite',
     localConcurrency: 4,
+    cluster: { access: 'edit' },
     description: 'a build outcome appeared: start the runs, or close the inspection',
   },
   {
@@ -136,6 +145,7 @@ export const routes: ReadonlyArray<Route> = [
     sendsTo: [],
     store: 'readwrite',
     localConcurrency: 1,
+    cluster: { access: 'edit' },
     description: 'cluster jobs and pods that ended without writing their objects get a status or result with the reason',
   },
 ];

@@ -31,19 +31,16 @@ export const QUEUE_URL_VARIABLES: Partial<Record<QueueName, string>> = {
 export const REQUIRED_QUEUE_URLS: ReadonlyArray<QueueName> = ['work', 'completions'];
 
 /**
- * Which functions call the cluster, with which namespace-scoped EKS access policy. The routes
- * table says what triggers a function; this says what the kubernetes executor does inside it
- * (functions/adapters/kubernetes): build checks the registry for the stack's image and starts the
- * build Job, schedule starts the run Job, reconcile finds ended Jobs and pods, writes what they
- * could not and cleans up; the API only reads Jobs and pods for live status. The others never
- * call the cluster, and ship without its client.
+ * Which functions call the cluster, with which namespace-scoped EKS access policy: read from the
+ * routes table (`cluster`), so the functions that never call it ship without its client.
  */
-export const CLUSTER_USE: Partial<Record<FunctionName, ClusterUse>> = {
-  build: { access: 'AmazonEKSEditPolicy', checksImages: true },
-  schedule: { access: 'AmazonEKSEditPolicy' },
-  reconcile: { access: 'AmazonEKSEditPolicy' },
-  api: { access: 'AmazonEKSViewPolicy' },
-};
+export const CLUSTER_USE: Partial<Record<FunctionName, ClusterUse>> = Object.fromEntries(
+  routeTable.flatMap((route) =>
+    route.cluster
+      ? [[route.name, { access: route.cluster.access === 'edit' ? 'AmazonEKSEditPolicy' : 'AmazonEKSViewPolicy', ...(route.cluster.checksImages ? { checksImages: true } : {}) } satisfies ClusterUse]]
+      : [],
+  ),
+);
 
 /** S3 notifications (object created) feed their queue from this construct id's singleton handler. */
 const BUCKET_NOTIFICATIONS_HANDLER = 'BucketNotificationsHandler050a0587b7544547bf325f094a3db834';

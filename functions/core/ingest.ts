@@ -4,7 +4,6 @@
  * every problem. Our own marker files also arrive here (S3 filters cannot exclude them) and are
  * ignored. The inspection id is derived from the drop event, so a redelivery changes nothing.
  */
-import { parse as parseYaml } from 'yaml';
 import { SpecificationError, type Problem } from './errors.js';
 import type { InspectionService } from './inspections.js';
 import { stableJson } from './json.js';
@@ -43,7 +42,7 @@ export async function ingestDrop(drop: DroppedSpec, deps: { store: ObjectStore; 
   if (!body) return { kind: 'ignored', why: 'the object is gone' };
   let input: unknown;
   try {
-    input = parseYaml(body.toString('utf8'));
+    input = JSON.parse(body.toString('utf8'));
   } catch (error) {
     return reject(store, drop, markers.error, [{ path: '', message: `not JSON: ${(error as Error).message}` }]);
   }
