@@ -78,11 +78,21 @@ export function buildProgram(): Command {
     .version('1.0.0')
     .addOption(new Option('--url <url>', 'v1 API to talk to; without one the embedded stack runs in-process').env('AMUN_URL'))
     .addOption(new Option('--data-dir <dir>', 'data directory of the embedded stack').env('AMUN_DATA_DIR').default('.amun'))
+    .addOption(
+      new Option('--executor <kind>', 'executor of the embedded stack: auto picks podman/docker when one answers, else process')
+        .choices(['auto', 'process', 'container', 'kubernetes'])
+        .env('AMUN_EXECUTOR'),
+    )
     .option('-v, --verbose', 'also show the embedded stack logs on stderr (they always go to <data-dir>/amun.log)')
     .showHelpAfterError()
     .exitOverride();
 
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  // The embedded stack reads its executor from the environment, as `npm start` does.
+  program.hook('preAction', () => {
+    const { executor } = program.opts<{ executor?: string }>();
+    if (executor) process.env.AMUN_EXECUTOR = executor;
+  });
 
   program
     .command('run')
