@@ -54,23 +54,8 @@ import type {
 /** Where a body lives: pack generation, offset, length. Empty bodies are `null`. */
 export type BodyRef = { p: number; o: number; l: number } | null;
 
-export interface StoredObjectMeta {
-  contentType: string;
-  contentLength: number;
-  etag: string;
-  /** ISO 8601. */
-  lastModified: string;
-  metadata: Record<string, string>;
-  contentLanguage?: string;
-  contentDisposition?: string;
-  cacheControl?: string;
-  contentEncoding?: string;
-  parts?: Array<{ partNumber: number; offset: number; length: number }>;
-  checksumAlgorithm?: FxChecksumAlgorithm;
-  checksumValue?: string;
-  checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
-  partChecksums?: string[];
-}
+/** An object's metadata as journaled: fauxqs' object without key and body, its date as ISO 8601. */
+export type StoredObjectMeta = Omit<FxS3Object, 'key' | 'body' | 'lastModified'> & { lastModified: string };
 
 export interface StoredUpload {
   uploadId: string;
