@@ -4,6 +4,7 @@
  */
 import type { BuildStatus, BuildStatusView, InspectionSpecification, InspectionSummary, RunReport } from './generated/types.js';
 import { harnessFiles } from './generated/harness.js';
+import { encodeContext } from './context.js';
 import { generateBuild } from './dockerfile.js';
 import { NotFoundError, SpecificationError } from './errors.js';
 import { stableJson } from './json.js';
@@ -90,7 +91,7 @@ export class InspectionService {
     }
     // Everything else may land in any order; the specification only after all of it.
     await Promise.all([
-      ...context.map((file) => store.put(layout.contextFile(inspectionId, file.path), file.content)),
+      store.put(layout.context(inspectionId), encodeContext(context), 'application/json'),
       store.put(layout.dockerfile(inspectionId), dockerfile, 'text/plain; charset=utf-8'),
       store.put(layout.indexEntry(inspectionId, createdAt.getTime()), '', 'text/plain'),
     ]);

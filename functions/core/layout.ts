@@ -30,12 +30,9 @@ export class Layout {
   buildStatus(id: string): string {
     return `${this.prefix}/${id}/build/status`;
   }
-  /** Ours: the build context, one object per file. */
-  contextPrefix(id: string): string {
-    return `${this.prefix}/${id}/build/context/`;
-  }
-  contextFile(id: string, path: string): string {
-    return `${this.contextPrefix(id)}${path}`;
+  /** Ours: the build context, every file with its mode in one object (schemas/build-context.json). */
+  context(id: string): string {
+    return `${this.prefix}/${id}/build/context.json`;
   }
   resultsPrefix(id: string): string {
     return `${this.prefix}/${id}/results/`;

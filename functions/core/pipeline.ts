@@ -3,6 +3,7 @@
  * every object it writes is a function of what is stored, so redelivery leaves the same bytes.
  */
 import type { BuildStatus, InspectionSpecification, RunReport } from './generated/types.js';
+import { decodeContext } from './context.js';
 import { digestBuild } from './dockerfile.js';
 import { CorruptDataError, NotFoundError } from './errors.js';
 import { withHardwareMatch } from './hardware.js';
@@ -49,19 +50,9 @@ export class Pipeline {
 
   /** The build context as stored at submit time: the single source for every executor. */
   async context(id: string): Promise<ContextFile[]> {
-    const { store, layout } = this.deps;
-    const prefix = layout.contextPrefix(id);
-    const files: ContextFile[] = [];
-    let token: string | undefined;
-    do {
-      const page = await store.list(prefix, token ? { token } : {});
-      for (const key of page.keys) {
-        const content = await store.get(key);
-        if (content) files.push({ path: key.slice(prefix.length), content, ...(key.endsWith('.sh') || key.endsWith('/script') ? { mode: 0o755 } : {}) });
-      }
-      token = page.nextToken;
-    } while (token);
-    return files.sort((a, b) => (a.path < b.path ? -1 : 1));
+    const raw = await this.deps.store.get(this.deps.layout.context(id));
+    if (!raw) throw new CorruptDataError(`no build context stored for ${id}`);
+    return decodeContext(raw, `build context of ${id}`);
   }
 
   /** build: runs the executor's build once; its status object (which triggers schedule) is written last. */

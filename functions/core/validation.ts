@@ -7,6 +7,7 @@ import addFormatsModule from 'ajv-formats';
 import {
   allSchemas,
   apiSchema,
+  buildContextSchema,
   buildStatusSchema,
   eventsSchema,
   hwinfoSchema,
@@ -42,6 +43,7 @@ const ids = {
   hwinfo: hwinfoSchema.$id,
   buildStatus: buildStatusSchema.$id,
   summary: summarySchema.$id,
+  buildContext: buildContextSchema.$id,
 } as const;
 
 /** Schema references by validator name. */
@@ -51,6 +53,7 @@ const refs = {
   hwinfo: ids.hwinfo,
   buildStatus: ids.buildStatus,
   summary: ids.summary,
+  buildContext: ids.buildContext,
   buildMessage: `${messagesSchema.$id}#/definitions/BuildMessage`,
   runMessage: `${messagesSchema.$id}#/definitions/RunMessage`,
   completionMessage: `${messagesSchema.$id}#/definitions/CompletionMessage`,

@@ -152,7 +152,7 @@ export class AmunFunction extends Construct {
         sid: 'TagBuildContexts',
         actions: ['s3:PutObjectTagging'],
         resources: [store.objects(`${store.storePrefix}/*/build/context*`)],
-        wildcardReason: 'Build contexts (the files under build/context/ and the tarball beside them) may carry the tag their lifecycle rule expires them by; their keys sit below each inspection id.',
+        wildcardReason: 'Build contexts (build/context.json and the tarball beside it) may carry the tag their lifecycle rule expires them by; their keys sit below each inspection id.',
       });
     }
 

@@ -10,7 +10,7 @@ import { Layout } from '../../functions/core/layout.js';
 
 /**
  * The tag that marks build-context objects for their lifecycle rule: S3 lifecycle filters match key
- * prefixes only, and build contexts sit below each inspection id (`<prefix>/<id>/build/context/`).
+ * prefixes only, and build contexts sit below each inspection id (`<prefix>/<id>/build/context.json`, `context.tar.gz`).
  */
 export const BUILD_CONTEXT_TAG = { key: 'amun-artifact', value: 'build-context' } as const;
 

@@ -311,6 +311,56 @@ export const apiSchema = {
   }
 } as const;
 
+export const buildContextSchema = {
+  "$schema": "http://json-schema.org/draft-07/schema#",
+  "$id": "urn:amun:schema:build-context",
+  "title": "BuildContext",
+  "description": "The build context of an inspection (build/context.json): every file the Dockerfile copies, with its mode, in one object.",
+  "type": "object",
+  "additionalProperties": false,
+  "required": [
+    "files"
+  ],
+  "properties": {
+    "files": {
+      "type": "array",
+      "items": {
+        "type": "object",
+        "additionalProperties": false,
+        "required": [
+          "path",
+          "mode",
+          "encoding",
+          "content"
+        ],
+        "properties": {
+          "path": {
+            "description": "Relative to the context root; no '..', no leading '/'.",
+            "type": "string",
+            "pattern": "^(?!/)(?!.*(?:^|/)\\.\\.(?:/|$)).+$"
+          },
+          "mode": {
+            "description": "POSIX permission bits.",
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 511
+          },
+          "encoding": {
+            "type": "string",
+            "enum": [
+              "utf8",
+              "base64"
+            ]
+          },
+          "content": {
+            "type": "string"
+          }
+        }
+      }
+    }
+  }
+} as const;
+
 export const buildStatusSchema = {
   "$schema": "http://json-schema.org/draft-07/schema#",
   "$id": "urn:amun:schema:build-status",
@@ -1983,4 +2033,4 @@ export const summarySchema = {
   }
 } as const;
 
-export const allSchemas = [apiSchema, buildStatusSchema, eventsSchema, hwinfoSchema, messagesSchema, resultSchema, specificationSchema, summarySchema] as const;
+export const allSchemas = [apiSchema, buildContextSchema, buildStatusSchema, eventsSchema, hwinfoSchema, messagesSchema, resultSchema, specificationSchema, summarySchema] as const;

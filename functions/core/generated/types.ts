@@ -132,6 +132,24 @@ export interface StatusAnswer {
 }
 
 /**
+ * The build context of an inspection (build/context.json): every file the Dockerfile copies, with its mode, in one object.
+ */
+export interface BuildContext {
+  files: {
+    /**
+     * Relative to the context root; no '..', no leading '/'.
+     */
+    path: string;
+    /**
+     * POSIX permission bits.
+     */
+    mode: number;
+    encoding: "utf8" | "base64";
+    content: string;
+  }[];
+}
+
+/**
  * Outcome of an image build (build/status). Its appearance triggers scheduling of the runs.
  */
 export interface BuildStatus {
