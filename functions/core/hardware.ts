@@ -11,7 +11,8 @@
  *                           "Intel Xeon Processor (Skylake, IBRS)" is "Intel-Xeon-Processor-Skylake-IBRS"
  *                           (runs of other characters become one '-', "(R)"/"(TM)" marks dropped,
  *                           compared case-insensitively); the platform's processor name
- *                           ("x86_64") matches too
+ *                           ("x86_64") matches too, and so does the vendor ("Intel" for
+ *                           GenuineIntel), which is what the nfd and karpenter placement presets pin
  *   gpu.count               equal to the number of GPUs the run saw: a run that sees more GPUs than
  *                           it asked for is not the run that was asked for
  *   gpu.product             every GPU the run saw has that product name, compared as a label
@@ -22,6 +23,9 @@
  * there is no hwinfo to compare with (the run never reached the harness).
  */
 import type { Hwinfo, InspectionSpecification, RunReport } from './generated/types.js';
+
+/** /proc/cpuinfo vendor ids as node labels name the vendor. */
+const VENDORS: Record<string, string> = { GenuineIntel: 'Intel', AuthenticAMD: 'AMD', HygonGenuine: 'Hygon', CentaurHauls: 'VIA' };
 
 export interface HardwareMismatch {
   field: string;
@@ -67,7 +71,9 @@ export function compareHardware(requests: RunRequests | undefined, hwinfo: Hwinf
     const wanted = labelForm(hw.processor);
     const brand = typeof cpu.brand_raw === 'string' ? cpu.brand_raw : null;
     const platformProcessor = typeof hwinfo.platform?.processor === 'string' ? hwinfo.platform.processor : null;
-    const matches = [brand, platformProcessor].some((name) => name !== null && name !== '' && labelForm(name) === wanted);
+    // Node Feature Discovery and Karpenter presets place by vendor ("Intel", "AMD"): that matches too.
+    const vendor = typeof cpu.vendor_id_raw === 'string' ? (VENDORS[cpu.vendor_id_raw] ?? cpu.vendor_id_raw) : null;
+    const matches = [brand, platformProcessor, vendor].some((name) => name !== null && name !== '' && labelForm(name) === wanted);
     if (!matches) mismatches.push({ field: 'processor', requested: hw.processor, actual: brand ?? platformProcessor });
   }
   const gpu = requests?.gpu;

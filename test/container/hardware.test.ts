@@ -91,3 +91,12 @@ describe('withHardwareMatch and the summary', () => {
     expect(summary.items.map((i) => i.hardware_match)).toEqual([false, true, false]);
   });
 });
+
+describe('processor requested as a vendor (the nfd and karpenter placement presets)', () => {
+  it('matches the vendor of /proc/cpuinfo and still refuses another vendor', async () => {
+    const { compareHardware } = await import('../../functions/core/hardware.js');
+    const hwinfo = { cpu_info: { brand_raw: 'Intel Xeon Processor (Skylake, IBRS)', vendor_id_raw: 'GenuineIntel', family: 6, model: 85 }, platform: { processor: 'x86_64' } } as never;
+    expect(compareHardware({ hardware: { processor: 'Intel' } }, hwinfo).match).toBe(true);
+    expect(compareHardware({ hardware: { processor: 'AMD' } }, hwinfo)).toMatchObject({ match: false, mismatches: [{ field: 'processor', requested: 'AMD' }] });
+  });
+});
