@@ -39,11 +39,12 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async put(key: string, body: string | Buffer, contentType = 'application/octet-stream'): Promise<void> {
+  async put(key: string, body: string | Buffer, contentType = 'application/octet-stream', tags?: Readonly<Record<string, string>>): Promise<void> {
     this.stats.put++;
     // An explicit length: the SDK sends none for an empty string body and then warns on every such put.
     const length = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.length;
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, ContentLength: length }));
+    const tagging = tags ? new URLSearchParams(Object.entries(tags)).toString() : undefined;
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, ContentLength: length, ...(tagging ? { Tagging: tagging } : {}) }));
   }
 
   async exists(key: string): Promise<boolean> {

@@ -8,7 +8,7 @@ import { encodeContext } from './context.js';
 import { generateBuild } from './dockerfile.js';
 import { NotFoundError, SpecificationError } from './errors.js';
 import { stableJson } from './json.js';
-import { INSPECTION_ID_PATTERN, type Layout } from './layout.js';
+import { BUILD_CONTEXT_TAGS, INSPECTION_ID_PATTERN, type Layout } from './layout.js';
 import type { Clock, ClusterView, LiveStatusSource, MessageQueue, ObjectStore } from './ports.js';
 import { mintInspectionId, normalizeSpecification } from './specification.js';
 import { computeSummary } from './summary.js';
@@ -91,7 +91,7 @@ export class InspectionService {
     }
     // Everything else may land in any order; the specification only after all of it.
     await Promise.all([
-      store.put(layout.context(inspectionId), encodeContext(context), 'application/json'),
+      store.put(layout.context(inspectionId), encodeContext(context), 'application/json', BUILD_CONTEXT_TAGS),
       store.put(layout.dockerfile(inspectionId), dockerfile, 'text/plain; charset=utf-8'),
       store.put(layout.indexEntry(inspectionId, createdAt.getTime()), '', 'text/plain'),
     ]);

@@ -3,6 +3,9 @@
  * build/log, results/<n>/{hwinfo,log,result}) are kept as they were; what we add sits beside them.
  */
 
+/** Tag of build-context objects: the bucket's lifecycle rule expires them by it (S3 lifecycle filters match key prefixes, and contexts sit below each inspection id). */
+export const BUILD_CONTEXT_TAGS: Readonly<Record<string, string>> = { 'amun-artifact': 'build-context' };
+
 export const INSPECTION_ID_PATTERN = /^inspection-[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 
 export class Layout {

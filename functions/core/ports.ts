@@ -13,7 +13,8 @@ export interface ListPage {
 
 export interface ObjectStore {
   get(key: string): Promise<Buffer | undefined>;
-  put(key: string, body: string | Buffer, contentType?: string): Promise<void>;
+  /** `tags` become S3 object tags (lifecycle rules match them). */
+  put(key: string, body: string | Buffer, contentType?: string, tags?: Readonly<Record<string, string>>): Promise<void>;
   exists(key: string): Promise<boolean>;
   list(prefix: string, options?: { delimiter?: string; maxKeys?: number; token?: string; startAfter?: string }): Promise<ListPage>;
   delete(key: string): Promise<void>;

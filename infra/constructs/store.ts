@@ -3,6 +3,7 @@
  * the spec-drop prefix. Encrypted, private, TLS only, versioned, access-logged; lifecycle rules keep
  * build contexts and old versions from accumulating.
  */
+import { BUILD_CONTEXT_TAGS } from '../../functions/core/layout.js';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership, type IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -12,7 +13,11 @@ import { Layout } from '../../functions/core/layout.js';
  * The tag that marks build-context objects for their lifecycle rule: S3 lifecycle filters match key
  * prefixes only, and build contexts sit below each inspection id (`<prefix>/<id>/build/context.json`, `context.tar.gz`).
  */
-export const BUILD_CONTEXT_TAG = { key: 'amun-artifact', value: 'build-context' } as const;
+export const BUILD_CONTEXT_TAG = (() => {
+  const [entry] = Object.entries(BUILD_CONTEXT_TAGS);
+  if (!entry) throw new Error('BUILD_CONTEXT_TAGS is empty');
+  return { key: entry[0], value: entry[1] } as const;
+})();
 
 export interface StoreProps {
   storePrefix: string;

@@ -14,7 +14,7 @@
  */
 import type { V1Job } from '@kubernetes/client-node';
 import { ExecutorError } from '../../core/errors.js';
-import type { Layout } from '../../core/layout.js';
+import { BUILD_CONTEXT_TAGS, type Layout } from '../../core/layout.js';
 import {
   buildJob,
   contextTarballKey,
@@ -82,7 +82,7 @@ export class KubernetesExecutor implements Executor {
       return { state: 'succeeded', started_at: startedAt, finished_at: clock.now().toISOString(), exit_code: 0, reason: null, message: null, image, image_digest: null, stack_digest: request.stackDigest, cached: true };
     }
 
-    await store.put(contextKey, tarGz([{ path: 'Dockerfile', content: request.dockerfile }, ...request.context]), 'application/gzip');
+    await store.put(contextKey, tarGz([{ path: 'Dockerfile', content: request.dockerfile }, ...request.context]), 'application/gzip', BUILD_CONTEXT_TAGS);
     const { job: live, created } = await api.createJob(job);
     const expires = settings.buildDeadlineSeconds + GRANT_MARGIN_SECONDS;
     const [logUrl, statusUrl] = await Promise.all([signer.presignPut(layout.buildLog(id), expires), signer.presignPut(layout.buildStatus(id), expires)]);
