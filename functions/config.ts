@@ -27,6 +27,18 @@ export interface KubernetesConfig {
   builderImage: string;
   /** Node label preset for hardware placement: nfd | karpenter | amun. */
   labelPreset: string;
+  /** Service account of build pods (the one the builder's cloud identity trusts). */
+  builderServiceAccount: string;
+  /** Runs get a node to themselves (pod anti-affinity against other Amun runs). */
+  exclusiveNodes: boolean;
+  /** A dockerconfigjson Secret for a registry that is not ECR. */
+  registrySecret: string | undefined;
+  /** Image of the upload sidecar; undefined: the built-in default. */
+  uploaderImage: string | undefined;
+  /** Deadline of a build Job; undefined: the built-in default. */
+  buildDeadlineSeconds: number | undefined;
+  /** The S3 endpoint as pods reach it, when it differs from the functions' one. */
+  podStorageEndpoint: string | undefined;
 }
 
 export interface Config {
@@ -79,6 +91,12 @@ function int(env: Env, name: string, fallback: number): number {
   return n;
 }
 
+function positive(env: Env, name: string): number {
+  const n = int(env, name, 0);
+  if (n <= 0) throw new ConfigError(name, 'must be a positive integer');
+  return n;
+}
+
 export const SERVICE_VERSION = '1.0.0';
 
 export function configFromEnv(env: Env = process.env): Config {
@@ -127,5 +145,11 @@ export function kubernetesFromEnv(env: Env = process.env): KubernetesConfig {
     registry: env.AMUN_REGISTRY || undefined,
     builderImage: env.AMUN_BUILDER_IMAGE ?? 'ghcr.io/osscontainertools/kaniko:debug',
     labelPreset: preset,
+    builderServiceAccount: env.AMUN_K8S_BUILDER_SERVICE_ACCOUNT || 'amun-builder',
+    exclusiveNodes: bool(env, 'AMUN_K8S_EXCLUSIVE_NODES', false),
+    registrySecret: env.AMUN_K8S_REGISTRY_SECRET || undefined,
+    uploaderImage: env.AMUN_K8S_UPLOADER_IMAGE || undefined,
+    buildDeadlineSeconds: env.AMUN_K8S_BUILD_DEADLINE_SECONDS ? positive(env, 'AMUN_K8S_BUILD_DEADLINE_SECONDS') : undefined,
+    podStorageEndpoint: env.AMUN_K8S_POD_STORAGE_ENDPOINT || undefined,
   };
 }

@@ -198,6 +198,8 @@ export class AmunFunction extends Construct {
     this.setEnv('AMUN_K8S_LABEL_PRESET', cluster.labelPreset);
     this.setEnv('AMUN_REGISTRY', cluster.repository.repositoryUri);
     if (cluster.builderImage) this.setEnv('AMUN_BUILDER_IMAGE', cluster.builderImage);
+    // Build Jobs must run as the service account the builder's Pod Identity trusts.
+    this.setEnv('AMUN_K8S_BUILDER_SERVICE_ACCOUNT', cluster.builderServiceAccount);
     if (!use) return this;
     cluster.grantAccess(`${this.node.id}Access`, this.role.roleArn, use.access);
     if (use.checksImages) {

@@ -67,18 +67,19 @@ export function clusterSettings(config: Pick<Config, 'kubernetes' | 'bucket' | '
   } catch (error) {
     throw new ConfigError('AMUN_REGISTRY', (error as Error).message);
   }
-  const endpoint = options.podStorageEndpoint ?? config.endpoint;
+  // Options (code, tests) win over configuration (AMUN_K8S_*), which wins over the defaults.
+  const endpoint = options.podStorageEndpoint ?? k.podStorageEndpoint ?? config.endpoint;
   return {
     namespace: k.namespace,
     registry,
     builderImage: k.builderImage,
-    uploaderImage: options.uploaderImage ?? DEFAULT_UPLOADER_IMAGE,
+    uploaderImage: options.uploaderImage ?? k.uploaderImage ?? DEFAULT_UPLOADER_IMAGE,
     labels: options.labels ?? labelPreset(k.labelPreset),
-    exclusiveNodes: options.exclusiveNodes ?? false,
-    builderServiceAccount: options.builderServiceAccount ?? 'amun-builder',
-    registryAuth: registryAuthFor(registry, options.registrySecret),
+    exclusiveNodes: options.exclusiveNodes ?? k.exclusiveNodes,
+    builderServiceAccount: options.builderServiceAccount ?? k.builderServiceAccount,
+    registryAuth: registryAuthFor(registry, options.registrySecret ?? k.registrySecret),
     storage: { bucket: config.bucket, region: config.region, ...(endpoint ? { endpoint } : {}) },
-    buildDeadlineSeconds: options.buildDeadlineSeconds ?? DEFAULT_BUILD_DEADLINE_SECONDS,
+    buildDeadlineSeconds: options.buildDeadlineSeconds ?? k.buildDeadlineSeconds ?? DEFAULT_BUILD_DEADLINE_SECONDS,
   };
 }
 
