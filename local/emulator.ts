@@ -20,6 +20,7 @@ import {
   s3EventNotification,
   type NotificationRule,
   type S3CreatedEventName,
+  type S3EventInput,
 } from './s3-notifications.js';
 
 export const ACCOUNT_ID = '000000000000';
@@ -50,18 +51,11 @@ export interface EmulatorOptions {
   warn?: (message: string) => void;
 }
 
-export interface ObjectCreatedEvent {
-  bucket: string;
-  key: string;
-  size: number;
-  /** Without quotes. */
-  eTag: string;
-  eventName: S3CreatedEventName;
-  eventTime: Date;
-  sequencer: string;
+/** An object creation as hooks see it: the notification's facts (eTag without quotes) and where it went. */
+export type ObjectCreatedEvent = Pick<S3EventInput, 'bucket' | 'key' | 'size' | 'eTag' | 'eventName' | 'eventTime' | 'sequencer'> & {
   /** The queues a notification was enqueued to (already durable when hooks run). */
   notified: QueueName[];
-}
+};
 
 export interface RouteQueue {
   route: FunctionName;
