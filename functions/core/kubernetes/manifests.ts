@@ -54,6 +54,14 @@ export const MANAGED_BY = 'amun';
 export type Component = 'build' | 'run';
 
 /** Label selector of every object Amun creates, or of one inspection's. */
+/** Disruptions (preemption, eviction, node drain) are retried and not counted, in every Job. */
+const ignoreDisruptions = () => ({ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] });
+
+/** Metadata of an Amun Job: its deterministic name, the namespace, the inspection's labels. */
+function jobMetadata(name: string, namespace: string, labels: Record<string, string>, annotations: Record<string, string>) {
+  return { name, namespace, labels, annotations };
+}
+
 export function selector(inspectionId?: string): string {
   return `${LABELS.managedBy}=${MANAGED_BY}${inspectionId ? `,${LABELS.inspection}=${inspectionId}` : ''}`;
 }
@@ -260,19 +268,14 @@ export function buildJob({ inspectionId, spec, stackDigest, contextKey, settings
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: {
-      name,
-      namespace: settings.namespace,
-      labels,
-      annotations: { [ANNOTATIONS.stackDigest]: stackDigest, [ANNOTATIONS.image]: image, [ANNOTATIONS.deadlineSeconds]: String(settings.buildDeadlineSeconds) },
-    },
+    metadata: jobMetadata(name, settings.namespace, labels, { [ANNOTATIONS.stackDigest]: stackDigest, [ANNOTATIONS.image]: image, [ANNOTATIONS.deadlineSeconds]: String(settings.buildDeadlineSeconds) }),
     spec: {
       completions: 1,
       parallelism: 1,
       // The build step always exits 0 and the report step records its outcome: a failed pod is
       // the infrastructure's doing (OOM, eviction), and the reconciler reports it.
       backoffLimit: 0,
-      podFailurePolicy: { rules: [{ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] }] },
+      podFailurePolicy: { rules: [ignoreDisruptions()] },
       activeDeadlineSeconds: settings.buildDeadlineSeconds,
       template: {
         metadata: { labels: { ...labels } },
@@ -352,16 +355,11 @@ export function runJob({ inspectionId, spec, image, deadlineSeconds, resultsPref
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: {
-      name,
-      namespace: settings.namespace,
-      labels,
-      annotations: {
-        [ANNOTATIONS.image]: image,
-        [ANNOTATIONS.batchSize]: String(batchSize),
-        [ANNOTATIONS.deadlineSeconds]: String(deadlineSeconds),
-      },
-    },
+    metadata: jobMetadata(name, settings.namespace, labels, {
+      [ANNOTATIONS.image]: image,
+      [ANNOTATIONS.batchSize]: String(batchSize),
+      [ANNOTATIONS.deadlineSeconds]: String(deadlineSeconds),
+    }),
     spec: {
       completionMode: 'Indexed',
       completions: batchSize,
@@ -369,8 +367,7 @@ export function runJob({ inspectionId, spec, image, deadlineSeconds, resultsPref
       backoffLimitPerIndex: BACKOFF_LIMIT_PER_INDEX,
       podFailurePolicy: {
         rules: [
-          // Disruptions (preemption, eviction, node drain) are retried and not counted.
-          { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
+          ignoreDisruptions(),
           // The harness exits 0 whenever it wrote a result, whatever the script did: a non-zero
           // exit (OOM kill, a crash) is final for that item; the reconciler writes why.
           { action: 'FailIndex', onExitCodes: { containerName: CONTAINERS.harness, operator: 'NotIn', values: [0] } },
