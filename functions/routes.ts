@@ -53,7 +53,9 @@ export interface Route {
   /**
    * What the function does with the cluster under the kubernetes executor: `edit` creates and
    * deletes Jobs (build, schedule, reconcile), `view` reads them (the API's live status);
-   * `checksImages` looks for the stack's image in the registry first. Absent: never calls it.
+   * `checksImages` reads image manifests in the registry: build checks that a recorded image is
+   * still there, schedule and reconcile resolve a finished build's tag to the digest runs pin.
+   * Absent: never calls it.
    */
   cluster?: { access: 'edit' | 'view'; checksImages?: boolean };
   description: string;
@@ -108,7 +110,7 @@ export const routes: ReadonlyArray<Route> = [
     sendsTo: ['run', 'completions'],
     store: 'readwrite',
     localConcurrency: 4,
-    cluster: { access: 'edit' },
+    cluster: { access: 'edit', checksImages: true },
     description: 'a build outcome appeared: start the runs, or close the inspection',
   },
   {
@@ -145,7 +147,7 @@ export const routes: ReadonlyArray<Route> = [
     sendsTo: [],
     store: 'readwrite',
     localConcurrency: 1,
-    cluster: { access: 'edit' },
+    cluster: { access: 'edit', checksImages: true },
     description: 'cluster jobs and pods that ended without writing their objects get a status or result with the reason',
   },
 ];

@@ -231,7 +231,7 @@ export class AmunStack extends Stack {
       out(`${pascal(name)}DeadLetterQueueUrl`, q.deadLetterQueue.queueUrl, `Dead letters of ${queueTable[name].name}`);
     }
     out('AsyncFailuresQueueUrl', this.asyncFailures.queueUrl, 'Failed scheduled invocations');
-    out('ImageRepositoryUri', this.cluster.repository.repositoryUri, 'Built images, tagged by stack digest');
+    out('ImageRepositoryUri', this.cluster.repository.repositoryUri, 'Built images, one tag per build (stack digest and inspection); runs pin their digests');
     out('BuilderRoleArn', this.cluster.builderRole.roleArn, `Role of build pods (${ctx.cluster.namespace}/${ctx.cluster.builderServiceAccount}, EKS Pod Identity)`);
     out('ClusterName', ctx.cluster.name, 'The EKS cluster Amun runs builds and inspections on');
     for (const [name, fn] of this.functions) out(`${pascal(name)}FunctionName`, fn.fn.functionName, `Function ${name}`);

@@ -17,6 +17,7 @@ export function makeReconcileHandler(app: Pick<App, 'store' | 'layout' | 'cluste
     store: app.store,
     layout: app.layout,
     clock: cluster.clock,
+    images: cluster.images,
     ...(policy ? { policy } : {}),
     onError: (job, error) => logger.error('job not reconciled; the next pass tries again', { job, error: error as Error }),
   });

@@ -1,10 +1,12 @@
 /**
  * The reconciler's I/O around the pure decisions of core/kubernetes/reconcile.ts: list Amun's Jobs
  * and pods by label, read what the store holds, write the missing build status or results (log
- * first, the triggering object last), then set TTLs and delete Jobs that cannot start. One Job's
+ * first, the triggering object last), record the images of builds that succeeded (with the image
+ * records, when given), then set TTLs and delete Jobs that cannot start. One Job's
  * failure does not stop the others; every write is skipped when its object exists, so a second run
  * over the same state writes nothing.
  */
+import type { ImageRecords } from '../adapters/kubernetes/images.js';
 import type { KubeApi } from '../adapters/kubernetes/kube-api.js';
 import type { BuildStatus, InspectionSpecification } from '../core/generated/types.js';
 import { stableJson } from '../core/json.js';
@@ -20,6 +22,8 @@ export interface ReconcilerDeps {
   store: ObjectStore;
   layout: Layout;
   clock: Clock;
+  /** Records the images of finished builds; without it, only the schedule stage records them. */
+  images?: ImageRecords | undefined;
   policy?: Partial<ReconcilePolicy>;
   /** Told about each Job that could not be reconciled (the pass goes on). */
   onError?: (job: string, error: unknown) => void;
@@ -31,6 +35,8 @@ export interface ReconcileReport {
   results: number;
   ttls: number;
   deleted: number;
+  /** Stack images recorded from finished builds. */
+  images_recorded: number;
   errors: number;
 }
 
@@ -50,6 +56,14 @@ function lastJsonLine(text: string | undefined): unknown {
   return undefined;
 }
 
+function parsed(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 export class Reconciler {
   private readonly policy: ReconcilePolicy;
 
@@ -60,7 +74,7 @@ export class Reconciler {
   async run(): Promise<ReconcileReport> {
     const { api } = this.deps;
     const [jobs, pods] = await Promise.all([api.listJobs(selector()), api.listPods(selector())]);
-    const report: ReconcileReport = { jobs: 0, build_statuses: 0, results: 0, ttls: 0, deleted: 0, errors: 0 };
+    const report: ReconcileReport = { jobs: 0, build_statuses: 0, results: 0, ttls: 0, deleted: 0, images_recorded: 0, errors: 0 };
     for (const job of jobs) {
       const observed = observeJob(job, pods);
       if (!observed) continue;
@@ -83,7 +97,10 @@ export class Reconciler {
     if (!specRaw) return [];
     const now = clock.now();
     if (job.component === 'build') {
-      return reconcileBuild(job, { statusStored: await store.exists(layout.buildStatus(id)), now, policy: this.policy });
+      const raw = await store.get(layout.buildStatus(id));
+      // A status that does not parse or validate still counts as stored: it is just not one to record an image from.
+      const stored = raw ? parsed(raw.toString('utf8')) : undefined;
+      return reconcileBuild(job, { statusStored: raw !== undefined, stored: validators.buildStatus(stored) ? (stored as BuildStatus) : undefined, now, policy: this.policy });
     }
     const spec = JSON.parse(specRaw.toString('utf8')) as InspectionSpecification;
     return reconcileRun(job, { stored: await this.storedResults(id), script: spec.script ?? '', now, policy: this.policy });
@@ -148,6 +165,13 @@ export class Reconciler {
         assertStored('result', action.report, `result ${action.item} of ${id}`);
         await store.put(layout.result(id, action.item), stableJson(action.report), 'application/json');
         report.results++;
+        return;
+      }
+      case 'record-image': {
+        const { images } = this.deps;
+        if (!images || (await images.read(action.stackDigest))) return;
+        const verified = await images.verifyBuild({ stackDigest: action.stackDigest, inspectionId: action.inspectionId, reported: action.reported });
+        if (verified.ok && verified.recorded) report.images_recorded++;
         return;
       }
       case 'ttl':

@@ -187,7 +187,7 @@ export class AmunFunction extends Construct {
   /**
    * The cluster: how to reach it (AMUN_EXECUTOR=kubernetes and AMUN_K8S_*, the image registry) and,
    * for functions that call it, an access entry scoped to the namespace (infra/constructs/cluster.ts),
-   * and for the one that checks for built images, read access to the repository.
+   * and for those that read image manifests (build, schedule, reconcile), read access to the repository.
    */
   usesCluster(cluster: AmunCluster, use: ClusterUse | undefined): this {
     this.setEnv('AMUN_EXECUTOR', 'kubernetes');
@@ -203,7 +203,7 @@ export class AmunFunction extends Construct {
     if (!use) return this;
     cluster.grantAccess(`${this.node.id}Access`, this.role.roleArn, use.access);
     if (use.checksImages) {
-      // The OCI registry API with ECR's token: is `<repository>:<stack digest>` there already?
+      // The OCI registry API with ECR's token: which manifest a build's tag names, whether a recorded image is still there.
       this.allow({
         sid: 'EcrLogin',
         actions: ['ecr:GetAuthorizationToken'],

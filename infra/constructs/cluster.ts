@@ -22,7 +22,7 @@ export type ClusterAccess = 'AmazonEKSEditPolicy' | 'AmazonEKSViewPolicy';
 /** What a function does with the cluster. */
 export interface ClusterUse {
   access: ClusterAccess;
-  /** Looks for `<repository>:<stack digest>` before building (registry read). */
+  /** Reads image manifests in the repository: records a finished build's digest, checks a recorded image (registry read). */
   checksImages?: boolean;
 }
 
@@ -96,7 +96,8 @@ export class AmunCluster extends Construct {
     this.repository = new Repository(this, 'Images', {
       repositoryName: props.ecrRepositoryName,
       imageScanOnPush: true,
-      // A tag is a stack digest: once pushed it must keep meaning the same image.
+      // A tag is one build's own (stack digest and inspection): once pushed it must keep meaning the
+      // same image, so no build can push over another's. Runs pin digests the functions recorded.
       imageTagMutability: TagMutability.IMMUTABLE,
       removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       emptyOnDelete: !props.retainData,

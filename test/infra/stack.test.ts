@@ -434,8 +434,9 @@ describe('EKS: imported cluster, namespace-scoped access, builder identity, imag
     expect(allowed(statements, 'ecr:GetAuthorizationToken')).toEqual(['*']);
   });
 
-  it('only build reads the repository (it looks for the stack image before building)', () => {
+  it('build, schedule and reconcile read the repository (recorded images, the digests of finished builds), nothing pushes', () => {
     const repo = `<${logicalId(s, s.stack.cluster.repository.node.defaultChild)}.Arn>`;
+    expect(onAws.filter((r) => CLUSTER_USE[r.name]?.checksImages === true).map((r) => r.name).sort()).toEqual(['build', 'reconcile', 'schedule']);
     for (const route of onAws) {
       const statements = functionStatements(s, fnOf(route.name));
       const checks = CLUSTER_USE[route.name]?.checksImages === true;

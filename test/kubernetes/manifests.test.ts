@@ -4,11 +4,12 @@
  * labels, and every manifest valid against the Kubernetes schema (kubernetes-models).
  */
 import {
+  buildImageTag,
   buildJob,
   curlPostConfig,
   curlPutConfig,
   dockerConfigMap,
-  imageRef,
+  GRANT_FILE_MODE,
   LABELS,
   objectName,
   ownerOf,
@@ -16,15 +17,19 @@ import {
   RUN_START_GRACE_SECONDS,
   runJob,
   runJobDeadline,
+  pinnedImage,
   uploadSecret,
+  UPLOADER_USER,
 } from '../../functions/core/kubernetes/manifests.js';
+import { RUN_USER } from '../../functions/core/dockerfile.js';
 import { karpenterGpuName, LABEL_PRESETS, PlacementError } from '../../functions/core/kubernetes/placement.js';
-import { previewManifests } from '../../functions/core/kubernetes/preview.js';
+import { previewManifests, RUN_IMAGE_PLACEHOLDER } from '../../functions/core/kubernetes/preview.js';
 import { cpuPinnedSpec, DIGEST, ECR, gpuSpec, settings, validateManifest } from './support/fixtures.js';
 
 const ID = 'inspection-cpu-pinned-0123abcd';
+const MANIFEST = `sha256:${'e'.repeat(64)}`;
 const run = (spec = cpuPinnedSpec(), s = settings()) =>
-  runJob({ inspectionId: ID, spec, image: imageRef(s.registry, DIGEST), deadlineSeconds: spec.run?.deadline_seconds ?? 3600, resultsPrefix: `inspections/${ID}/results/`, settings: s });
+  runJob({ inspectionId: ID, spec, image: pinnedImage(s.registry, MANIFEST), deadlineSeconds: spec.run?.deadline_seconds ?? 3600, resultsPrefix: `inspections/${ID}/results/`, settings: s });
 
 describe('run Job placement', () => {
   it('CPU-pinned spec: one required node affinity term with exactly the NFD labels asked for', () => {
@@ -145,6 +150,14 @@ describe('run Job shape', () => {
     expect(env).toEqual(expect.arrayContaining([{ name: 'AMUN_DEADLINE_SECONDS', value: '300' }, { name: 'AMUN_EXECUTOR_KIND', value: 'kubernetes' }]));
   });
 
+  it('passes the configured output limits to the harness (its own defaults otherwise)', () => {
+    const names = (s = settings()) => run(cpuPinnedSpec(), s).spec!.template.spec!.containers[0]!.env!;
+    expect(names().map((e) => e.name)).not.toContain('AMUN_OUTPUT_LIMIT_BYTES');
+    expect(names(settings({ output: { logBytes: 4096, resultBytes: 2048 } }))).toEqual(
+      expect.arrayContaining([{ name: 'AMUN_OUTPUT_LIMIT_BYTES', value: '4096' }, { name: 'AMUN_RESULT_OUTPUT_LIMIT_BYTES', value: '2048' }]),
+    );
+  });
+
   it('runs the harness as UID 1042, non-root, no escalation, no capabilities, RuntimeDefault seccomp, no token, no cloud credentials', () => {
     const pod = run().spec!.template.spec!;
     expect(pod.automountServiceAccountToken).toBe(false);
@@ -152,7 +165,8 @@ describe('run Job shape', () => {
     expect(pod.enableServiceLinks).toBe(false);
     expect(pod.securityContext).toMatchObject({ runAsUser: 1042, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     for (const c of [...pod.initContainers!, ...pod.containers]) {
-      expect(c.securityContext).toMatchObject({ runAsUser: 1042, runAsNonRoot: true, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
+      const user = c.name === 'harness' ? 1042 : UPLOADER_USER;
+      expect(c.securityContext).toMatchObject({ runAsUser: user, runAsNonRoot: true, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
       for (const e of c.env ?? []) {
         expect(e.name).not.toMatch(/^AWS_|TOKEN|ACCESS_KEY|SECRET_KEY|CREDENTIAL/);
         expect(e.valueFrom?.secretKeyRef).toBeUndefined();
@@ -167,6 +181,31 @@ describe('run Job shape', () => {
     expect(upload.volumeMounts).toEqual(expect.arrayContaining([{ name: 'upload', mountPath: '/amun/secrets', readOnly: true }]));
   });
 
+  it('keeps the upload grant from UID 1042: mounted into the sidecar alone, which runs as another UID, files 0400 of the sidecar’s group', () => {
+    const pod = run().spec!.template.spec!;
+    expect(UPLOADER_USER).not.toBe(RUN_USER);
+    expect(pod.volumes!.find((v) => v.name === 'upload')).toEqual({ name: 'upload', secret: { secretName: `${ID}-run-upload`, defaultMode: 0o400 } });
+    expect(GRANT_FILE_MODE).toBe(0o400);
+    // fsGroup gives the files to the sidecar's group (the kubelet adds group read to 0400), not the harness's.
+    expect(pod.securityContext!.fsGroup).toBe(UPLOADER_USER);
+    const mounting = [...pod.initContainers!, ...pod.containers].filter((c) => (c.volumeMounts ?? []).some((m) => m.name === 'upload')).map((c) => c.name);
+    expect(mounting).toEqual(['upload']);
+    const upload = pod.initContainers!.find((c) => c.name === 'upload')!;
+    expect(upload.securityContext).toMatchObject({ runAsUser: UPLOADER_USER, runAsGroup: UPLOADER_USER, readOnlyRootFilesystem: true });
+    // The sidecar only reads the harness's output; no shared process namespace to reach its files through /proc.
+    expect(upload.volumeMounts).toContainEqual({ name: 'output', mountPath: '/amun/output', readOnly: true });
+    expect(pod.shareProcessNamespace).toBeUndefined();
+    expect(pod.hostPID).toBeUndefined();
+  });
+
+  it('runs the image pinned by manifest digest, never a tag', () => {
+    const job = run();
+    expect(job.spec!.template.spec!.containers[0]!.image).toBe(`${ECR}@${MANIFEST}`);
+    expect(job.metadata!.annotations!['amun/image']).toBe(`${ECR}@${MANIFEST}`);
+    expect(() => pinnedImage(ECR, DIGEST)).toThrow(/sha256/);
+    expect(() => pinnedImage(ECR, `sha256:${'E'.repeat(64)}`)).toThrow();
+  });
+
   it('reads the item from the completion index and writes results under the inspection’s prefix', () => {
     const pod = run().spec!.template.spec!;
     const index = { name: 'AMUN_ITEM', valueFrom: { fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } } };
@@ -179,7 +218,7 @@ describe('run Job shape', () => {
 describe('build Job', () => {
   const build = (s = settings()) => buildJob({ inspectionId: ID, spec: cpuPinnedSpec(), stackDigest: DIGEST, contextKey: `inspections/${ID}/build/context.tar.gz`, settings: s });
 
-  it('runs kaniko on the stored context tarball, pushing <registry>:<stack digest>, then the report step', () => {
+  it('runs kaniko on the stored context tarball, pushing the build’s own tag, then the report step', () => {
     const job = build();
     const pod = job.spec!.template.spec!;
     const kaniko = pod.initContainers![0]!;
@@ -189,19 +228,40 @@ describe('build Job', () => {
       'amun-build',
       `--context=s3://amun-bucket/inspections/${ID}/build/context.tar.gz`,
       '--dockerfile=Dockerfile',
-      `--destination=${ECR}:${DIGEST}`,
+      `--destination=${buildImageTag(ECR, DIGEST, ID)}`,
       '--digest-file=/amun/work/digest',
       '--push-retry=3',
       '--verbosity=info',
     ]);
     expect(kaniko.resources).toEqual({ requests: { cpu: '1', memory: '2Gi' }, limits: { cpu: '1', memory: '2Gi' } });
     expect(pod.containers.map((c) => c.name)).toEqual(['report']);
-    expect(pod.containers[0]!.env).toEqual(expect.arrayContaining([{ name: 'AMUN_IMAGE', value: `${ECR}:${DIGEST}` }, { name: 'AMUN_STACK_DIGEST', value: DIGEST }]));
+    expect(pod.containers[0]!.env).toEqual(expect.arrayContaining([{ name: 'AMUN_IMAGE', value: buildImageTag(ECR, DIGEST, ID) }, { name: 'AMUN_STACK_DIGEST', value: DIGEST }]));
     expect(job.spec).toMatchObject({ backoffLimit: 0, completions: 1, activeDeadlineSeconds: 3600 });
     expect(pod).toMatchObject({ serviceAccountName: 'amun-builder', automountServiceAccountToken: false, restartPolicy: 'Never' });
     // The presigned URLs are mounted into the report step only.
     expect(kaniko.volumeMounts!.map((m) => m.name)).toEqual(['work', 'docker-config']);
     validateManifest(job);
+  });
+
+  it('the report step holds the grants as its own UID and only reads what kaniko left', () => {
+    const pod = build().spec!.template.spec!;
+    const report = pod.containers.find((c) => c.name === 'report')!;
+    expect(report.securityContext).toMatchObject({ runAsUser: UPLOADER_USER, runAsGroup: UPLOADER_USER, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+    expect(report.volumeMounts).toEqual([
+      { name: 'work', mountPath: '/amun/work', readOnly: true },
+      { name: 'upload', mountPath: '/amun/secrets', readOnly: true },
+    ]);
+    expect(pod.volumes!.find((v) => v.name === 'upload')).toEqual({ name: 'upload', secret: { secretName: `${ID}-build-upload`, defaultMode: 0o400 } });
+    expect(pod.securityContext).toMatchObject({ fsGroup: UPLOADER_USER });
+    expect([...pod.initContainers!, ...pod.containers].filter((c) => (c.volumeMounts ?? []).some((m) => m.name === 'upload')).map((c) => c.name)).toEqual(['report']);
+  });
+
+  it('tags each build by stack digest and inspection: deterministic, its own, a valid tag', () => {
+    const tag = buildImageTag(ECR, DIGEST, ID);
+    expect(tag).toMatch(new RegExp(`^${ECR.replace(/\./g, '\\.')}:${DIGEST}-[0-9a-f]{16}$`));
+    expect(tag.split(':').at(-1)!).toMatch(/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/);
+    expect(buildImageTag(ECR, DIGEST, ID)).toBe(tag);
+    expect(buildImageTag(ECR, DIGEST, 'inspection-cpu-pinned-0123abce')).not.toBe(tag);
   });
 
   it('uses kaniko’s ECR credential helper for ECR, a dockerconfigjson Secret elsewhere, and S3-compatible endpoints', () => {
@@ -257,8 +317,10 @@ describe('names, labels and secrets', () => {
   });
 
   it('refuses a registry or digest that could carry anything but a reference', () => {
-    expect(() => imageRef('registry.example.com/amun --insecure', DIGEST)).toThrow();
-    expect(() => imageRef(ECR, 'latest')).toThrow();
+    expect(() => buildImageTag('registry.example.com/amun --insecure', DIGEST, ID)).toThrow();
+    expect(() => buildImageTag(ECR, 'latest', ID)).toThrow();
+    expect(() => buildImageTag(ECR, DIGEST, 'not an id')).toThrow();
+    expect(() => pinnedImage('registry.example.com/amun --insecure', MANIFEST)).toThrow();
   });
 
   it('the preview is the executor’s manifests, all valid', () => {
@@ -266,6 +328,8 @@ describe('names, labels and secrets', () => {
       const manifests = previewManifests({ inspectionId: ID, spec, stackDigest: DIGEST, settings: settings(), storePrefix: 'inspections', deadlineSeconds: 600 });
       expect(manifests.map((m) => m.kind)).toEqual(['Job', 'Secret', 'ConfigMap', 'Job', 'Secret']);
       manifests.forEach(validateManifest);
+      // No digest exists before the build: the run Job shows where the recorded one goes, never a tag.
+      expect((manifests[3] as { spec: { template: { spec: { containers: Array<{ image: string }> } } } }).spec.template.spec.containers[0]!.image).toBe(`${ECR}${RUN_IMAGE_PLACEHOLDER}`);
     }
   });
 });

@@ -5,18 +5,17 @@
  * they run the pods' own scripts (build step, report step, upload sidecar, real harness) from the
  * manifests the executor created, so what reaches the store went through the presigned grants.
  *
- * Scenarios: a CPU-pinned inspection built and run, one item OOMKilled and reported by the
- * reconciler; the live status joined into GET status; redelivered messages meeting one Job;
- * cleanup after the TTL with status still answered from the store; a cached build of a GPU spec
- * whose run Job hits its deadline.
+ * Scenarios: a CPU-pinned inspection built (pushing to a registry over HTTP) and run pinned to the
+ * digest the functions resolved, one item OOMKilled and reported by the reconciler; the live status
+ * joined into GET status; redelivered messages meeting one Job; cleanup after the TTL with status
+ * still answered from the store; a GPU spec cached from the functions' image record whose run Job
+ * hits its deadline.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parseAllDocuments } from 'yaml';
-import { objectName } from '../../functions/core/kubernetes/manifests.js';
+import { buildImageTag, objectName } from '../../functions/core/kubernetes/manifests.js';
 import type { InspectionSummary, RunReport } from '../../functions/core/generated/types.js';
 import { makeReconcileHandler } from '../../functions/reconcile/handler.js';
 import { Reconciler } from '../../functions/reconcile/reconciler.js';
@@ -25,6 +24,7 @@ import { api, tempDir, waitFor } from '../support/stack.js';
 import { startFakeApiServer, type FakeApiServer } from './support/fake-apiserver.js';
 import { validateManifest } from './support/fixtures.js';
 import { runBuildPod, runItemPod } from './support/pods.js';
+import { startFakeRegistry, type FakeRegistry } from './support/registry.js';
 
 const script = ['import json, os', 'print(json.dumps({"item": os.environ.get("AMUN_ITEM"), "executor": os.environ.get("AMUN_EXECUTOR_KIND")}))', ''].join('\n');
 
@@ -50,22 +50,16 @@ describe('kubernetes executor on the embedded stack', () => {
   const dir = tempDir('amun-k8s-');
   let fake: FakeApiServer;
   let stack: LocalStack;
-  let registry: Server;
-  const built = new Set<string>();
+  let registry: FakeRegistry;
   const saved: Record<string, string | undefined> = {};
 
   beforeAll(async () => {
     fake = await startFakeApiServer({ dir: dir.path, start: new Date() });
-    // A registry that knows the tags in `built` (the HEAD check of "already built?").
-    registry = createServer((req, res) => {
-      const tag = /^\/v2\/amun\/manifests\/([0-9a-f]{64})$/.exec(req.url ?? '')?.[1];
-      res.writeHead(tag && built.has(tag) ? 200 : 404);
-      res.end();
-    });
-    await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
+    // The registry the build's kaniko stand-in pushes to and the functions read digests from.
+    registry = await startFakeRegistry();
     for (const name of ENV) saved[name] = process.env[name];
     process.env.AMUN_K8S_KUBECONFIG = fake.kubeconfig;
-    process.env.AMUN_REGISTRY = `127.0.0.1:${(registry.address() as AddressInfo).port}/amun`;
+    process.env.AMUN_REGISTRY = registry.repository;
     process.env.AMUN_K8S_NAMESPACE = 'amun';
     process.env.AMUN_K8S_LABEL_PRESET = 'nfd';
     delete process.env.AMUN_K8S_CLUSTER_NAME;
@@ -76,7 +70,7 @@ describe('kubernetes executor on the embedded stack', () => {
   afterAll(async () => {
     await stack?.stop();
     await fake?.close();
-    await new Promise((r) => registry?.close(r));
+    await registry?.close();
     for (const name of ENV) {
       if (saved[name] === undefined) delete process.env[name];
       else process.env[name] = saved[name];
@@ -113,8 +107,11 @@ describe('kubernetes executor on the embedded stack', () => {
     expect(await stack.app.store.exists(stack.app.layout.buildStatus(id))).toBe(false);
     expect((await api(stack.apiUrl, 'GET', `/api/v1/inspect/${id}/status`)).body.status.build.state).toBe('running');
 
-    // A redelivered build message meets the same Job (409) and creates nothing new.
-    expect(await stack.app.pipeline.build(id)).toBe('done');
+    // The build message redelivered (same delivery, after a crash) meets the same Job (409) and
+    // creates nothing new; a duplicate of it (another delivery) leaves the build to the first.
+    const claim = JSON.parse((await stack.app.store.get(stack.app.layout.buildClaim(id)))!.toString('utf8')) as { delivery: string };
+    expect(await stack.app.pipeline.build(id, undefined, { deliveryId: claim.delivery })).toBe('done');
+    expect(await stack.app.pipeline.build(id, undefined, { deliveryId: 'a-duplicate' })).toBe('skipped');
     expect(jobsOf(id)).toEqual([buildName]);
 
     fake.startPods(buildName, [0]);
@@ -123,7 +120,10 @@ describe('kubernetes executor on the embedded stack', () => {
     expect(pod.report).toMatchObject({ code: 0 });
     expect(pod.kanikoArgs).toContain(`--context=s3://amun/inspections/${id}/build/context.tar.gz`);
     const status = await waitFor('the build status', async () => stack.app.pipeline.buildStatus(id));
-    expect(status).toMatchObject({ state: 'succeeded', executor: 'kubernetes', exit_code: 0, reason: null, image: `${process.env.AMUN_REGISTRY}:${status.stack_digest}`, image_digest: `sha256:${'c'.repeat(64)}`, cached: false });
+    // The build pushed its own tag; the status carries the digest it reported.
+    const tag = buildImageTag(registry.repository, status.stack_digest!, id);
+    expect(pod.kanikoArgs).toContain(`--destination=${tag}`);
+    expect(status).toMatchObject({ state: 'succeeded', executor: 'kubernetes', exit_code: 0, reason: null, image: tag, image_digest: registry.digestOf(tag.split(':').at(-1)!), cached: false });
     const log = (await api(stack.apiUrl, 'GET', `/api/v1/inspect/${id}/build/log`)).body.log as string;
     expect(log).toContain('Pushed image');
     fake.setJobStatus(buildName, { active: 0, succeeded: 1, completionTime: now(), conditions: [{ type: 'Complete', status: 'True', lastTransitionTime: now() }] });
@@ -141,6 +141,10 @@ describe('kubernetes executor on the embedded stack', () => {
       { key: 'feature.node.kubernetes.io/cpu-model.id', operator: 'In', values: ['85'] },
     ]);
     expect(job.spec.template.spec.initContainers[0].restartPolicy).toBe('Always');
+    // Pinned to the digest the schedule stage resolved from the build's tag, and recorded for the stack.
+    const status = (await stack.app.pipeline.buildStatus(id))!;
+    expect(job.spec.template.spec.containers[0].image).toBe(`${registry.repository}@${status.image_digest}`);
+    expect(await stack.app.cluster!.images.read(status.stack_digest!)).toMatchObject({ digest: status.image_digest, inspection_id: id, image: `${registry.repository}@${status.image_digest}` });
     const secret = fake.get('Secret', objectName(id, 'run-upload'))!;
     expect(secret.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Job', name: runName, uid: job.metadata.uid })]);
     const curlrc = Buffer.from(secret.data['post.curlrc'], 'base64').toString('utf8');
@@ -211,22 +215,26 @@ describe('kubernetes executor on the embedded stack', () => {
     expect(await reconciler().run()).toMatchObject({ jobs: 0, results: 0 });
   });
 
-  it('GPU spec: a cached build runs at once; a run Job past its deadline fails the inspection with the reason', async () => {
+  it('GPU spec: a build cached from the functions’ record runs at once; a run Job past its deadline fails the inspection with the reason', async () => {
     const { stackDigest } = await stack.app.inspections.prepare(gpuSpec, new Date()).then(async (p) => {
       const { generateBuild } = await import('../../functions/core/dockerfile.js');
       const { harnessFiles } = await import('../../functions/core/generated/harness.js');
       return generateBuild(p.specification, harnessFiles);
     });
-    built.add(stackDigest);
+    // An earlier build of this stack, verified and recorded by the functions.
+    const earlier = 'inspection-k8s-gpu-earlier-0123abcd';
+    const digest = registry.push(buildImageTag(registry.repository, stackDigest, earlier).split(':').at(-1)!);
+    expect(await stack.app.cluster!.images.verifyBuild({ stackDigest, inspectionId: earlier, reported: digest })).toMatchObject({ ok: true, recorded: true });
     const submitted = await api(stack.apiUrl, 'POST', '/api/v1/inspect', gpuSpec);
     const gpuId = submitted.body.inspection_id as string;
     const runName = objectName(gpuId, 'run');
     await waitFor('the run job', async () => fake.get('Secret', objectName(gpuId, 'run-upload')));
     const status = await stack.app.pipeline.buildStatus(gpuId);
-    expect(status).toMatchObject({ state: 'succeeded', cached: true, image: `${process.env.AMUN_REGISTRY}:${stackDigest}` });
+    expect(status).toMatchObject({ state: 'succeeded', cached: true, image: `${registry.repository}@${digest}`, image_digest: digest });
     expect(jobsOf(gpuId)).toEqual([runName]);
 
     const pod = fake.get('Job', runName)!.spec.template.spec;
+    expect(pod.containers[0].image).toBe(`${registry.repository}@${digest}`);
     expect(pod.containers[0].resources.limits).toEqual({ cpu: '4', memory: '16Gi', 'nvidia.com/gpu': '1' });
     expect(pod.nodeSelector).toEqual({ 'nvidia.com/gpu.product': 'NVIDIA-H100-80GB-HBM3' });
     expect(pod.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);

@@ -1,14 +1,19 @@
 /**
  * The reconciler: its pure decisions for every way a pod can end without writing its objects
  * (OOMKilled, evicted, deadline, image pull failure, an upload that never arrived), and its I/O
- * against the fake API server (the report step's printed status as fallback, foreign Jobs left
- * alone); plus the executor's refusals of hardware the cluster cannot place.
+ * against the fake API server and the embedded S3 (the report step's printed status as fallback,
+ * foreign Jobs left alone, results found across S3's list pages, the images of script-less builds
+ * recorded); plus the executor's refusals of hardware the cluster cannot place.
  */
+import { createHash } from 'node:crypto';
 import { ClientNodeKubeApi, kubeconfigFile } from '../../functions/adapters/kubernetes/kube-api.js';
 import { KubernetesExecutor } from '../../functions/adapters/kubernetes/executor.js';
+import { ImageRecords } from '../../functions/adapters/kubernetes/images.js';
+import { OciRegistry } from '../../functions/adapters/kubernetes/registry.js';
 import type { UploadSigner } from '../../functions/adapters/kubernetes/upload-signer.js';
 import { stableJson } from '../../functions/core/json.js';
-import { buildJob, objectName } from '../../functions/core/kubernetes/manifests.js';
+import { imageRecordKey } from '../../functions/core/kubernetes/images.js';
+import { buildImageTag, buildJob, objectName, runJob } from '../../functions/core/kubernetes/manifests.js';
 import { observePod, type ContainerObservation, type JobObservation, type PodObservation } from '../../functions/core/kubernetes/observe.js';
 import { LABEL_PRESETS } from '../../functions/core/kubernetes/placement.js';
 import { DEFAULT_RECONCILE_POLICY, reconcileBuild, reconcileRun } from '../../functions/core/kubernetes/reconcile.js';
@@ -19,7 +24,8 @@ import { Reconciler } from '../../functions/reconcile/reconciler.js';
 import { tempDir } from '../support/stack.js';
 import { startFakeApiServer, type FakeApiServer } from './support/fake-apiserver.js';
 import { cpuPinnedSpec, DIGEST, settings } from './support/fixtures.js';
-import { MemoryStore } from './support/memory-store.js';
+import { startFakeRegistry, type FakeRegistry } from './support/registry.js';
+import { startEmbeddedS3, type EmbeddedS3 } from './support/s3.js';
 
 const ID = 'inspection-reconcile-0123abcd';
 const T0 = '2025-03-01T10:00:00Z';
@@ -55,6 +61,18 @@ describe('build decisions', () => {
     expect(status).toMatchObject({ kind: 'build-status', logs: [{ pod: 'p-b', container: 'build' }], status: { state: 'failed', reason: 'oom', executor: 'kubernetes', stack_digest: DIGEST, finished_at: iso(200) } });
     expect(validators.buildStatus((status as { status: unknown }).status)).toBe(true);
     expect(ttl).toEqual({ kind: 'ttl', job: `${ID}-build`, seconds: 900 });
+  });
+
+  it('a completed build whose stored status succeeded asks for its image to be recorded; a cached or failed one does not', () => {
+    const complete = [{ type: 'Complete', status: 'True', reason: null, message: null, lastTransitionTime: T0 }];
+    const stored = { inspection_id: ID, state: 'succeeded', started_at: T0, finished_at: T0, exit_code: 0, reason: null, message: null, executor: 'kubernetes', image: `x/amun:${DIGEST}-0123456789abcdef`, image_digest: `sha256:${'e'.repeat(64)}`, stack_digest: DIGEST, cached: false } as const;
+    expect(reconcileBuild(job('build', { conditions: complete }), { statusStored: true, stored, now: at(10), policy })).toEqual([
+      { kind: 'record-image', inspectionId: ID, stackDigest: DIGEST, reported: `sha256:${'e'.repeat(64)}` },
+      { kind: 'ttl', job: `${ID}-build`, seconds: 900 },
+    ]);
+    expect(reconcileBuild(job('build', { conditions: complete, ttlSecondsAfterFinished: 900 }), { statusStored: true, stored: { ...stored, cached: true }, now: at(10), policy })).toEqual([]);
+    expect(reconcileBuild(job('build', { conditions: failed('BackoffLimitExceeded'), ttlSecondsAfterFinished: 900 }), { statusStored: true, stored, now: at(10), policy })).toEqual([]);
+    expect(reconcileBuild(job('build', { conditions: complete, ttlSecondsAfterFinished: 900, annotations: {} }), { statusStored: true, stored, now: at(10), policy })).toEqual([]);
   });
 
   it('a build past its deadline: reason timeout', () => {
@@ -111,23 +129,32 @@ describe('run decisions', () => {
   });
 });
 
-describe('reconciler against the fake API server', () => {
+describe('reconciler against the fake API server and the embedded S3', () => {
   const dir = tempDir('amun-reconcile-');
   const layout = new Layout('inspections');
   let fake: FakeApiServer;
+  let s3: EmbeddedS3;
+  let registry: FakeRegistry;
+  let api: ClientNodeKubeApi;
 
   beforeAll(async () => {
     fake = await startFakeApiServer({ dir: dir.path, start: at(0) });
+    s3 = await startEmbeddedS3(`${dir.path}/s3`);
+    registry = await startFakeRegistry();
+    api = new ClientNodeKubeApi(kubeconfigFile(fake.kubeconfig), 'amun');
   });
   afterAll(async () => {
-    await fake.close();
+    await registry?.close();
+    await s3?.stop();
+    await fake?.close();
     dir.remove();
   });
 
+  const images = () => new ImageRecords({ store: s3.store, storePrefix: layout.prefix, registry: new OciRegistry(), registryName: registry.repository, clock: { now: () => fake.now() } });
+  const reconciler = (l = layout) => new Reconciler({ api, store: s3.store, layout: l, clock: { now: () => fake.now() }, images: images() });
+
   it('takes the build status the report step printed when it could not upload it, and keeps the kaniko log', async () => {
-    const store = new MemoryStore();
-    await store.put(layout.specification(ID), stableJson(cpuPinnedSpec()));
-    const api = new ClientNodeKubeApi(kubeconfigFile(fake.kubeconfig), 'amun');
+    await s3.store.put(layout.specification(ID), stableJson(cpuPinnedSpec()));
     await api.createJob(buildJob({ inspectionId: ID, spec: cpuPinnedSpec(), stackDigest: DIGEST, contextKey: 'k', settings: settings() }));
     const name = objectName(ID, 'build');
     const [p] = fake.startPods(name, [0]);
@@ -142,25 +169,82 @@ describe('reconciler against the fake API server', () => {
     fake.setJobStatus(name, { failed: 1, conditions: failed('BackoffLimitExceeded') });
     fake.advance(400);
 
-    const reconciler = new Reconciler({ api, store, layout, clock: { now: () => fake.now() } });
-    expect(await reconciler.run()).toMatchObject({ jobs: 1, build_statuses: 1, ttls: 1, errors: 0 });
-    expect(JSON.parse(store.text(layout.buildStatus(ID))!)).toEqual(printed);
-    expect(store.text(layout.buildLog(ID))).toBe('INFO Pushed image\n[amun reconciler] the report step could not upload the build status; it was taken from the report step\'s log\n');
-    expect(await reconciler.run()).toMatchObject({ build_statuses: 0, ttls: 0 });
+    expect(await reconciler().run()).toMatchObject({ jobs: 1, build_statuses: 1, ttls: 1, errors: 0 });
+    expect(JSON.parse((await s3.text(layout.buildStatus(ID)))!)).toEqual(printed);
+    expect(await s3.text(layout.buildLog(ID))).toBe('INFO Pushed image\n[amun reconciler] the report step could not upload the build status; it was taken from the report step\'s log\n');
+    expect(await reconciler().run()).toMatchObject({ build_statuses: 0, ttls: 0 });
   });
 
   it('leaves alone the Jobs of inspections its store does not know', async () => {
-    const store = new MemoryStore();
-    const api = new ClientNodeKubeApi(kubeconfigFile(fake.kubeconfig), 'amun');
-    expect(await new Reconciler({ api, store, layout, clock: { now: () => fake.now() } }).run()).toMatchObject({ jobs: 1, build_statuses: 0, ttls: 0 });
-    expect(store.objects.size).toBe(0);
+    // Another deployment's store prefix: no specification of this inspection there.
+    const other = new Layout('other-deployment');
+    expect(await reconciler(other).run()).toMatchObject({ jobs: 1, build_statuses: 0, ttls: 0, errors: 0 });
+    expect((await s3.store.list('other-deployment/')).keys).toEqual([]);
+  });
+
+  it('finds every stored result past the first list page: the one stuck item gets its result and the Job is deleted', async () => {
+    // 400 items with hwinfo, log and result each: 1200 keys under results/, two pages of S3's 1000.
+    const id = 'inspection-paging-0123abcd';
+    const spec = { ...cpuPinnedSpec(), batch_size: 400 };
+    await s3.store.put(layout.specification(id), stableJson(spec));
+    const stuckItem = 399;
+    const keys = Array.from({ length: 400 }, (_, item) => item)
+      .filter((item) => item !== stuckItem)
+      .flatMap((item) => [layout.resultHwinfo(id, item), layout.resultLog(id, item), layout.result(id, item)]);
+    for (let i = 0; i < keys.length; i += 50) await Promise.all(keys.slice(i, i + 50).map((key) => s3.store.put(key, '{}', 'application/json')));
+    const first = await s3.store.list(layout.resultsPrefix(id));
+    expect(first.keys).toHaveLength(1000);
+    expect(first.nextToken).toBeDefined();
+    // Item 99's result lies on the second page: a reconciler that read one page would take it for missing.
+    expect(first.keys).not.toContain(layout.result(id, 99));
+
+    const job = runJob({ inspectionId: id, spec, image: `${registry.repository}@sha256:${'f'.repeat(64)}`, deadlineSeconds: 300, resultsPrefix: layout.resultsPrefix(id), settings: settings() });
+    await api.createJob(job);
+    const [p] = fake.startPods(objectName(id, 'run'), [stuckItem]);
+    fake.setPodStatus(p!.metadata.name, {
+      phase: 'Pending',
+      containerStatuses: [{ name: 'harness', ready: false, restartCount: 0, image: 'x', imageID: '', state: { waiting: { reason: 'ImagePullBackOff', message: 'manifest unknown' } } }],
+    });
+    fake.setJobStatus(objectName(id, 'run'), { active: 1 });
+    fake.advance(700);
+
+    const lists = s3.store.stats.list;
+    const pass = await reconciler().run();
+    expect(pass).toMatchObject({ results: 1, deleted: 1, errors: 0 });
+    expect(s3.store.stats.list - lists).toBeGreaterThanOrEqual(2);
+    expect(JSON.parse((await s3.text(layout.result(id, stuckItem)))!)).toMatchObject({ item: stuckItem, reason: 'executor_error', message: expect.stringContaining('manifest unknown') });
+    expect(await s3.text(layout.result(id, 99))).toBe('{}');
+    expect(fake.get('Job', objectName(id, 'run'))).toBeUndefined();
+  });
+
+  it('records the image of a build without a script once its Job completed, when its own tag names the digest it reported', async () => {
+    const record = async (id: string, overwrite: boolean) => {
+      const spec = { ...cpuPinnedSpec(), environment: [{ name: 'CASE', value: id }] };
+      delete spec.script;
+      const stackDigest = createHash('sha256').update(id).digest('hex');
+      await s3.store.put(layout.specification(id), stableJson(spec));
+      await api.createJob(buildJob({ inspectionId: id, spec, stackDigest, contextKey: 'k', settings: settings({ registry: registry.repository }) }));
+      const tag = buildImageTag(registry.repository, stackDigest, id).split(':').at(-1)!;
+      const digest = registry.push(tag);
+      if (overwrite) registry.push(tag, 'pushed over');
+      const status = { cached: false, executor: 'kubernetes', exit_code: 0, finished_at: iso(60), image: buildImageTag(registry.repository, stackDigest, id), image_digest: digest, inspection_id: id, message: null, reason: null, stack_digest: stackDigest, started_at: iso(1), state: 'succeeded' };
+      await s3.store.put(layout.buildStatus(id), stableJson(status), 'application/json');
+      fake.setJobStatus(objectName(id, 'build'), { succeeded: 1, conditions: [{ type: 'Complete', status: 'True', lastTransitionTime: fake.now().toISOString() }] });
+      return { stackDigest, digest };
+    };
+    const kept = await record('inspection-scriptless-0123abcd', false);
+    const over = await record('inspection-scriptless-over-0123abcd', true);
+    expect(await reconciler().run()).toMatchObject({ images_recorded: 1, errors: 0 });
+    expect(await images().read(kept.stackDigest)).toMatchObject({ digest: kept.digest, inspection_id: 'inspection-scriptless-0123abcd', image: `${registry.repository}@${kept.digest}` });
+    // A tag pushed over after the build: nothing recorded, then or later.
+    expect(await images().read(over.stackDigest)).toBeUndefined();
+    expect(await reconciler().run()).toMatchObject({ images_recorded: 0, errors: 0 });
+    expect(await s3.store.exists(imageRecordKey(layout.prefix, over.stackDigest))).toBe(false);
   });
 
   it('the executor refuses hardware the cluster cannot place: a failed build, or results that say why', async () => {
-    const store = new MemoryStore();
-    const api = new ClientNodeKubeApi(kubeconfigFile(fake.kubeconfig), 'amun');
     const signer: UploadSigner = { presignPut: async () => 'https://x', presignPost: async () => ({ url: 'https://x', document: { expiration: '', conditions: [] }, fields: {} }) };
-    const executor = new KubernetesExecutor({ api, store, layout, signer, settings: settings({ labels: LABEL_PRESETS.karpenter }), clock: { now: () => at(0) } });
+    const executor = new KubernetesExecutor({ api, store: s3.store, layout, signer, images: images(), settings: settings({ labels: LABEL_PRESETS.karpenter }), clock: { now: () => at(0) } });
     const spec = cpuPinnedSpec();
     const before = fake.list('Job').length;
     const log: LogSink & { text: string } = { text: '', write(c) { this.text += String(c); }, flush: async () => undefined };
@@ -169,7 +253,7 @@ describe('reconciler against the fake API server', () => {
     await executor.startRuns({ inspectionId: 'inspection-refused-0123abcd', spec, build: { inspection_id: 'inspection-refused-0123abcd', state: 'succeeded', started_at: null, finished_at: null, exit_code: 0, reason: null, executor: 'kubernetes', image: `x/amun:${DIGEST}`, cached: false }, context: async () => [], deadlineSeconds: 60 });
     expect(fake.list('Job')).toHaveLength(before);
     for (const item of [0, 1, 2]) {
-      const report = JSON.parse(store.text(layout.result('inspection-refused-0123abcd', item))!);
+      const report = JSON.parse((await s3.text(layout.result('inspection-refused-0123abcd', item)))!);
       expect(validators.result(report)).toBe(true);
       expect(report).toMatchObject({ reason: 'executor_error', item, message: expect.stringContaining('cpu_family') });
     }

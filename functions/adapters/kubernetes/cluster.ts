@@ -1,7 +1,8 @@
 /**
  * Everything the Kubernetes executor needs, built once per process from configuration: the API
  * (kubeconfig locally, EKS endpoint + CA + STS token on Lambda), upload grants signed with the
- * function's AWS identity, the registry check, the executor itself and the live status source.
+ * function's AWS identity, the registry client and the image records (which digests runs pin), the
+ * executor itself and the live status source.
  */
 import { ConfigError, type Config } from '../../config.js';
 import {
@@ -16,6 +17,7 @@ import type { Layout } from '../../core/layout.js';
 import type { Clock, LiveStatusSource, ObjectStore } from '../../core/ports.js';
 import type { CredentialsProvider } from './aws-signing.js';
 import { KubernetesExecutor } from './executor.js';
+import { ImageRecords } from './images.js';
 import { ClientNodeKubeApi, eksConfig, kubeconfigFile, type KubeApi } from './kube-api.js';
 import { KubernetesLiveStatus } from './live-status.js';
 import { ecrCredentials, OciRegistry, type ImageRegistry } from './registry.js';
@@ -24,6 +26,8 @@ import { S3UploadSigner, type UploadSigner } from './upload-signer.js';
 export interface KubernetesCluster {
   api: KubeApi;
   executor: KubernetesExecutor;
+  /** The functions' records of built images (the reconciler records script-less builds through it). */
+  images: ImageRecords;
   liveStatus: LiveStatusSource;
   settings: ClusterSettings;
   clock: Clock;
@@ -52,13 +56,13 @@ export interface ClusterDeps {
   credentials: CredentialsProvider;
   /** Tests: an API to use instead of the configured one. */
   api?: KubeApi;
-  /** Tests: a signer or registry check of their own; `null` turns the registry check off. */
+  /** Tests: a signer or registry client of their own. */
   signer?: UploadSigner;
-  registry?: ImageRegistry | null;
+  registry?: ImageRegistry;
   options?: ClusterOptions;
 }
 
-export function clusterSettings(config: Pick<Config, 'kubernetes' | 'bucket' | 'region' | 'endpoint'>, options: ClusterOptions = {}): ClusterSettings {
+export function clusterSettings(config: Pick<Config, 'kubernetes' | 'bucket' | 'region' | 'endpoint'> & Partial<Pick<Config, 'output'>>, options: ClusterOptions = {}): ClusterSettings {
   const k = config.kubernetes;
   if (!k.registry) throw new ConfigError('AMUN_REGISTRY', 'is required by the kubernetes executor (the repository built stacks are pushed to)');
   let registry: string;
@@ -80,6 +84,7 @@ export function clusterSettings(config: Pick<Config, 'kubernetes' | 'bucket' | '
     registryAuth: registryAuthFor(registry, options.registrySecret ?? k.registrySecret),
     storage: { bucket: config.bucket, region: config.region, ...(endpoint ? { endpoint } : {}) },
     buildDeadlineSeconds: options.buildDeadlineSeconds ?? k.buildDeadlineSeconds ?? DEFAULT_BUILD_DEADLINE_SECONDS,
+    ...(config.output ? { output: config.output } : {}),
   };
 }
 
@@ -99,11 +104,11 @@ export function makeKubernetesCluster(config: Config, deps: ClusterDeps): Kubern
   const settings = clusterSettings(config, deps.options);
   const api = deps.api ?? kubeApi(config, deps);
   const signer = deps.signer ?? new S3UploadSigner({ bucket: config.bucket, region: config.region, endpoint: settings.storage.endpoint, credentials: deps.credentials, clock: deps.clock });
+  // The functions read manifests with their own identity: ECR tokens for ECR; anonymous (or a
+  // Bearer challenge without credentials) for other registries.
   const registry =
-    deps.registry === null
-      ? undefined
-      : (deps.registry ??
-        new OciRegistry(settings.registryAuth.kind === 'ecr' ? { credentials: ecrCredentials({ region: config.region, credentials: deps.credentials, clock: deps.clock }) } : {}));
-  const executor = new KubernetesExecutor({ api, store: deps.store, layout: deps.layout, signer, registry, settings, clock: deps.clock });
-  return { api, executor, liveStatus: new KubernetesLiveStatus(api, deps.clock), settings, clock: deps.clock };
+    deps.registry ?? new OciRegistry(settings.registryAuth.kind === 'ecr' ? { credentials: ecrCredentials({ region: config.region, credentials: deps.credentials, clock: deps.clock }) } : {});
+  const images = new ImageRecords({ store: deps.store, storePrefix: deps.layout.prefix, registry, registryName: settings.registry, clock: deps.clock });
+  const executor = new KubernetesExecutor({ api, store: deps.store, layout: deps.layout, signer, images, settings, clock: deps.clock });
+  return { api, executor, images, liveStatus: new KubernetesLiveStatus(api, deps.clock), settings, clock: deps.clock };
 }

@@ -1,18 +1,28 @@
 /**
- * "Is this stack built already?": a HEAD of the image manifest `<registry>:<stack digest>` over the
- * OCI distribution API, with the registry's token dance (Bearer challenge, or Basic) and, for ECR,
- * credentials from GetAuthorizationToken signed with the function's own AWS identity.
+ * Manifest digests from the registry, over the OCI distribution API, with the registry's token
+ * dance (Bearer challenge, or Basic) and, for ECR, credentials from GetAuthorizationToken signed
+ * with the function's own AWS identity.
  *
- * The answer is advisory: `undefined` (unreachable, refused, odd answer) means "build it", so a
- * registry hiccup costs a rebuild, never a wrong result.
+ * The digest is computed here, as sha256 of the manifest bytes the registry serves (a header is not
+ * taken on trust), and a by-digest reference whose bytes do not hash to it counts as "cannot tell".
+ * The functions use it to record the image a build pushed and to check that a recorded image is
+ * still there (functions/adapters/kubernetes/images.ts); `undefined` (unreachable, refused, odd
+ * answer) never counts as an image that exists.
  */
+import { createHash } from 'node:crypto';
 import type { Clock } from '../../core/ports.js';
 import { signRequest, type CredentialsProvider } from './aws-signing.js';
 
 export interface ImageRegistry {
-  /** true: the tag exists; false: it does not; undefined: could not tell. */
-  exists(image: string): Promise<boolean | undefined>;
+  /**
+   * `sha256:<hex>` of the manifest `image` (a `repo:tag` or `repo@sha256:…` reference) names now;
+   * null: the registry has no such manifest; undefined: could not tell.
+   */
+  manifestDigest(image: string): Promise<string | null | undefined>;
 }
+
+/** Manifests are small; anything larger is not one. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 export interface BasicCredentials {
   username: string;
@@ -65,21 +75,24 @@ export class OciRegistry implements ImageRegistry {
     return fetch(url, { ...init, redirect: 'follow', signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000) });
   }
 
-  async exists(image: string): Promise<boolean | undefined> {
+  async manifestDigest(image: string): Promise<string | null | undefined> {
     try {
       const { host, repository, reference } = parseImage(image);
+      const byDigest = /^sha256:[0-9a-f]{64}$/.test(reference) ? reference : undefined;
+      if (reference.startsWith('sha256:') && !byDigest) return undefined;
       const plain = this.options.plainHttp ?? ((h: string) => /^(localhost|127\.0\.0\.1)(:[0-9]+)?$/.test(h));
       const url = `${plain(host) ? 'http' : 'https'}://${host}/v2/${repository}/manifests/${reference}`;
-      const head = (authorization?: string): Promise<Response> =>
-        this.request(url, { method: 'HEAD', headers: { accept: MANIFEST_TYPES, ...(authorization ? { authorization } : {}) } });
-      let res = await head();
+      const get = (authorization?: string): Promise<Response> =>
+        this.request(url, { method: 'GET', headers: { accept: MANIFEST_TYPES, ...(authorization ? { authorization } : {}) } });
+      let res = await get();
       if (res.status === 401) {
+        await res.body?.cancel();
         const challenge = parseChallenge(res.headers.get('www-authenticate'));
         const creds = await this.options.credentials?.(host);
         const basic = creds ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined;
         if (challenge?.scheme === 'basic') {
           if (!basic) return undefined;
-          res = await head(basic);
+          res = await get(basic);
         } else if (challenge?.scheme === 'bearer' && challenge.params.realm) {
           const tokenUrl = new URL(challenge.params.realm);
           if (challenge.params.service) tokenUrl.searchParams.set('service', challenge.params.service);
@@ -89,14 +102,25 @@ export class OciRegistry implements ImageRegistry {
           const body = (await tokenRes.json()) as { token?: string; access_token?: string };
           const token = body.token ?? body.access_token;
           if (!token) return undefined;
-          res = await head(`Bearer ${token}`);
+          res = await get(`Bearer ${token}`);
         } else {
           return undefined;
         }
       }
-      if (res.status === 200) return true;
-      if (res.status === 404) return false;
-      return undefined;
+      if (res.status === 404) {
+        await res.body?.cancel();
+        return null;
+      }
+      if (res.status !== 200) {
+        await res.body?.cancel();
+        return undefined;
+      }
+      const bytes = Buffer.from(await res.arrayBuffer());
+      if (bytes.length === 0 || bytes.length > MAX_MANIFEST_BYTES) return undefined;
+      const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+      // A by-digest answer must be those very bytes: content addressing is what makes a digest safe.
+      if (byDigest && digest !== byDigest) return undefined;
+      return digest;
     } catch {
       return undefined;
     }

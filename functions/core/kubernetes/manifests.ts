@@ -1,8 +1,10 @@
 /**
  * The Kubernetes objects of an inspection, as pure functions of their input (no I/O, no clock):
  *
- *   <id>-build         Job: kaniko builds the stored context and pushes <registry>:<stack digest>,
- *                      then a report step uploads the build log and status
+ *   <id>-build         Job: kaniko builds the stored context and pushes it under the build's own tag
+ *                      <registry>:<stack digest>-<inspection hash>, then a report step uploads the
+ *                      build log and status
+ *   (runs pin the image by the manifest digest the functions recorded: functions/adapters/kubernetes/images.ts)
  *   <id>-build-upload  Secret: the report step's presigned PUT URLs (curl config files)
  *   <id>-build-docker  ConfigMap: the builder's registry configuration (ECR credential helper)
  *   <id>-run           Indexed Job: completions = batch_size; item n is JOB_COMPLETION_INDEX n
@@ -78,6 +80,15 @@ export const POD_PATHS = {
 } as const;
 
 export const DEFAULT_UPLOADER_IMAGE = 'docker.io/curlimages/curl:8.11.1';
+/**
+ * UID and GID of the steps that hold the upload grants (the build's report step, the runs' upload
+ * sidecar): never the harness's RUN_USER. Also the pods' fsGroup, which the grant files (mode 0400,
+ * to which the kubelet adds group read) belong to. fsGroup is every container's supplementary
+ * group, so what keeps the user's code from the grants is that only these steps mount them.
+ */
+export const UPLOADER_USER = 1043;
+/** Mode of the grant files in the upload Secret's volume (the kubelet adds group read for fsGroup). */
+export const GRANT_FILE_MODE = 0o400;
 export const DEFAULT_BUILD_DEADLINE_SECONDS = 3600;
 /** Per run, on top of its own deadline: pod start, hwinfo, uploads. */
 export const RUN_OVERHEAD_SECONDS = 120;
@@ -92,7 +103,7 @@ export type RegistryAuth = { kind: 'ecr' } | { kind: 'secret'; secretName: strin
 /** What the cluster looks like: one per deployment, from configuration. */
 export interface ClusterSettings {
   namespace: string;
-  /** Repository built stacks are pushed to, tagged by stack digest: `<registry>:<digest>`. */
+  /** Repository built stacks are pushed to, each build under its own tag (`buildImageTag`). */
   registry: string;
   /** A kaniko debug variant (it needs /busybox/sh), e.g. ghcr.io/osscontainertools/kaniko:debug. */
   builderImage: string;
@@ -107,6 +118,8 @@ export interface ClusterSettings {
   /** Where the builder reads the context: kaniko's S3 client (endpoint only for S3-compatible stores). */
   storage: { bucket: string; region: string; endpoint?: string | undefined };
   buildDeadlineSeconds: number;
+  /** Bytes of each output stream kept in the log and in the report (the harness's limits); its defaults when absent. */
+  output?: { logBytes: number; resultBytes: number };
 }
 
 const ECR_HOST = /^[0-9]{12}\.dkr\.ecr(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?$/;
@@ -130,9 +143,23 @@ export function checkRegistry(registry: string): string {
   return registry;
 }
 
-export function imageRef(registry: string, stackDigest: string): string {
+/**
+ * The tag a build pushes: `<registry>:<stack digest>-<16 hex digits of sha256(inspection id)>`, its
+ * own, so that no build ever needs to overwrite another's tag (registries with immutable tags
+ * refuse that) and a tag found in the registry says nothing about whether a stack was built.
+ */
+export function buildImageTag(registry: string, stackDigest: string, inspectionId: string): string {
   if (!DIGEST.test(stackDigest)) throw new Error(`stack digest must be 64 hex digits, got ${JSON.stringify(stackDigest)}`);
-  return `${checkRegistry(registry)}:${stackDigest}`;
+  if (!INSPECTION_ID_PATTERN.test(inspectionId)) throw new Error(`not an inspection id: ${JSON.stringify(inspectionId)}`);
+  return `${checkRegistry(registry)}:${stackDigest}-${createHash('sha256').update(inspectionId).digest('hex').slice(0, 16)}`;
+}
+
+export const MANIFEST_DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/** `<registry>@sha256:…`: what runs use, an image that no later push can change. */
+export function pinnedImage(registry: string, manifestDigest: string): string {
+  if (!MANIFEST_DIGEST.test(manifestDigest)) throw new Error(`manifest digest must be sha256:<64 hex digits>, got ${JSON.stringify(manifestDigest)}`);
+  return `${checkRegistry(registry)}@${manifestDigest}`;
 }
 
 export type ObjectSuffix = 'build' | 'run' | 'build-upload' | 'run-upload' | 'build-docker';
@@ -160,10 +187,14 @@ function resources(requests: { cpu?: string; memory?: string } | undefined, extr
   return { requests: { ...base }, limits: { ...base, ...extra } };
 }
 
-/** Restricted-profile container security: no privilege escalation, no capabilities. */
-function restricted(readOnlyRootFilesystem: boolean): V1SecurityContext {
+/**
+ * Restricted-profile container security as `user`: no privilege escalation, no capabilities. The
+ * harness keeps the image's group (its files are 1042:0, group = user); the uploader runs as its own.
+ */
+function restricted(user: number, readOnlyRootFilesystem: boolean, group?: number): V1SecurityContext {
   return {
-    runAsUser: RUN_USER,
+    runAsUser: user,
+    ...(group !== undefined ? { runAsGroup: group } : {}),
     runAsNonRoot: true,
     allowPrivilegeEscalation: false,
     privileged: false,
@@ -215,7 +246,7 @@ export interface BuildJobInput {
 /** The build Job: kaniko as the build step (an init container), then the report step. */
 export function buildJob({ inspectionId, spec, stackDigest, contextKey, settings }: BuildJobInput): V1Job {
   const name = objectName(inspectionId, 'build');
-  const image = imageRef(settings.registry, stackDigest);
+  const image = buildImageTag(settings.registry, stackDigest, inspectionId);
   const place = placement(spec.build?.requests, settings.labels, '/build/requests');
   const labels = labelsFor(inspectionId, 'build');
   const { storage } = settings;
@@ -235,7 +266,7 @@ export function buildJob({ inspectionId, spec, stackDigest, contextKey, settings
   const workMount: V1VolumeMount = { name: 'work', mountPath: POD_PATHS.work };
   const volumes: V1Volume[] = [
     { name: 'work', emptyDir: {} },
-    { name: 'upload', secret: { secretName: objectName(inspectionId, 'build-upload'), defaultMode: 0o440 } },
+    { name: 'upload', secret: { secretName: objectName(inspectionId, 'build-upload'), defaultMode: GRANT_FILE_MODE } },
   ];
   const builderMounts: V1VolumeMount[] = [workMount];
   if (settings.registryAuth.kind === 'ecr') {
@@ -252,7 +283,8 @@ export function buildJob({ inspectionId, spec, stackDigest, contextKey, settings
     env: builderEnv,
     resources: resources(spec.build?.requests),
     // kaniko unpacks the base image and runs the RUN lines as root in its own container: it
-    // cannot drop to UID 1042. Nothing of Amun's credentials is mounted here.
+    // cannot drop to UID 1042. The upload grants are not mounted here; the registry's push
+    // credentials are (docs/KUBERNETES.md says what a build can therefore still do).
     securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
     volumeMounts: builderMounts,
   };
@@ -262,8 +294,9 @@ export function buildJob({ inspectionId, spec, stackDigest, contextKey, settings
     command: ['/bin/sh', '-c', REPORT_SCRIPT],
     env: env({ AMUN_WORK: POD_PATHS.work, AMUN_SECRETS: POD_PATHS.secrets, AMUN_IMAGE: image, AMUN_INSPECTION_ID: inspectionId, AMUN_STACK_DIGEST: stackDigest }),
     resources: SIDECAR_RESOURCES,
-    securityContext: restricted(true),
-    volumeMounts: [workMount, { name: 'upload', mountPath: POD_PATHS.secrets, readOnly: true }],
+    // Its own UID, the grants' group: what the build step left in the work directory is read, never written.
+    securityContext: restricted(UPLOADER_USER, true, UPLOADER_USER),
+    volumeMounts: [{ ...workMount, readOnly: true }, { name: 'upload', mountPath: POD_PATHS.secrets, readOnly: true }],
   };
   return {
     apiVersion: 'batch/v1',
@@ -284,7 +317,8 @@ export function buildJob({ inspectionId, spec, stackDigest, contextKey, settings
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           restartPolicy: 'Never',
-          securityContext: { fsGroup: RUN_USER, seccompProfile: { type: 'RuntimeDefault' } },
+          // fsGroup makes the grant files readable by the report step's group (UPLOADER_USER).
+          securityContext: { fsGroup: UPLOADER_USER, seccompProfile: { type: 'RuntimeDefault' } },
           initContainers: [builder],
           containers: [report],
           volumes,
@@ -298,7 +332,10 @@ export function buildJob({ inspectionId, spec, stackDigest, contextKey, settings
 export interface RunJobInput {
   inspectionId: string;
   spec: InspectionSpecification;
-  /** The built image (`<registry>:<stack digest>`). */
+  /**
+   * The image to run: `<registry>@sha256:…`, pinned by the manifest digest the functions recorded
+   * for this stack's build (never a tag, which any later push could move).
+   */
   image: string;
   /** Deadline of one run. */
   deadlineSeconds: number;
@@ -331,11 +368,13 @@ export function runJob({ inspectionId, spec, image, deadlineSeconds, resultsPref
         AMUN_EXECUTOR_KIND: 'kubernetes',
         AMUN_DEADLINE_SECONDS: String(deadlineSeconds),
         AMUN_OUTPUT_DIR: IMAGE_PATHS.output,
+        ...(settings.output ? { AMUN_OUTPUT_LIMIT_BYTES: String(settings.output.logBytes), AMUN_RESULT_OUTPUT_LIMIT_BYTES: String(settings.output.resultBytes) } : {}),
       }),
       completionIndexEnv('AMUN_ITEM'),
     ],
     resources: resources(spec.run?.requests, place.limits),
-    securityContext: restricted(false),
+    securityContext: restricted(RUN_USER, false),
+    // The output directory only: the upload grant is never mounted where the user's script runs.
     volumeMounts: [outputMount],
   };
   const upload: V1Container = {
@@ -346,7 +385,9 @@ export function runJob({ inspectionId, spec, image, deadlineSeconds, resultsPref
     command: ['/bin/sh', '-c', UPLOAD_SCRIPT],
     env: [...env({ AMUN_OUTPUT_DIR: POD_PATHS.uploadOutput, AMUN_SECRETS: POD_PATHS.secrets, AMUN_RESULTS_PREFIX: resultsPrefix }), completionIndexEnv('AMUN_ITEM')],
     resources: SIDECAR_RESOURCES,
-    securityContext: restricted(true),
+    // Another UID than the harness's, and the only container that mounts the grant (GRANT_FILE_MODE,
+    // group UPLOADER_USER); its script refuses links and anything but regular files of the output directory.
+    securityContext: restricted(UPLOADER_USER, true, UPLOADER_USER),
     volumeMounts: [
       { name: 'output', mountPath: POD_PATHS.uploadOutput, readOnly: true },
       { name: 'upload', mountPath: POD_PATHS.secrets, readOnly: true },
@@ -381,12 +422,13 @@ export function runJob({ inspectionId, spec, image, deadlineSeconds, resultsPref
           enableServiceLinks: false,
           restartPolicy: 'Never',
           terminationGracePeriodSeconds: 60,
-          securityContext: { runAsUser: RUN_USER, runAsNonRoot: true, fsGroup: RUN_USER, seccompProfile: { type: 'RuntimeDefault' } },
+          // No shared process namespace: the harness cannot reach the sidecar's files through /proc.
+          securityContext: { runAsUser: RUN_USER, runAsNonRoot: true, fsGroup: UPLOADER_USER, seccompProfile: { type: 'RuntimeDefault' } },
           initContainers: [upload],
           containers: [harness],
           volumes: [
             { name: 'output', emptyDir: {} },
-            { name: 'upload', secret: { secretName: objectName(inspectionId, 'run-upload'), defaultMode: 0o440 } },
+            { name: 'upload', secret: { secretName: objectName(inspectionId, 'run-upload'), defaultMode: GRANT_FILE_MODE } },
           ],
           ...(settings.registryAuth.kind === 'secret' ? { imagePullSecrets: [{ name: settings.registryAuth.secretName }] } : {}),
           ...placementFields(place, settings.exclusiveNodes),

@@ -1,11 +1,12 @@
 /**
  * The objects an inspection would create on a cluster, for `amun manifests`: the same builders the
  * executor uses, with the upload Secrets' grants left as comments (they are signed when the build
- * or the runs start, and expire with them).
+ * or the runs start, and expire with them). The run Job's image is a placeholder: runs are pinned
+ * to the manifest digest the functions record when the build has ended (RUN_IMAGE_PLACEHOLDER).
  */
 import type { V1ConfigMap, V1Job, V1Secret } from '@kubernetes/client-node';
 import type { InspectionSpecification } from '../generated/types.js';
-import { buildJob, contextTarballKey, dockerConfigMap, imageRef, runJob, uploadSecret, type ClusterSettings } from './manifests.js';
+import { buildJob, checkRegistry, contextTarballKey, dockerConfigMap, runJob, uploadSecret, type ClusterSettings } from './manifests.js';
 
 export interface PreviewInput {
   inspectionId: string;
@@ -18,6 +19,9 @@ export interface PreviewInput {
 }
 
 export type Manifest = V1Job | V1Secret | V1ConfigMap;
+
+/** The run Job's image in a preview: no digest exists before the build (and no cluster would pull this). */
+export const RUN_IMAGE_PLACEHOLDER = '@sha256:<manifest digest the functions record when the build has ended>';
 
 export function previewManifests({ inspectionId, spec, stackDigest, settings, storePrefix, deadlineSeconds, kind }: PreviewInput): Manifest[] {
   const out: Manifest[] = [];
@@ -38,7 +42,7 @@ export function previewManifests({ inspectionId, spec, stackDigest, settings, st
     if (settings.registryAuth.kind === 'ecr') out.push(dockerConfigMap(inspectionId, settings));
   }
   if (kind !== 'build' && spec.script !== undefined) {
-    const image = imageRef(settings.registry, stackDigest);
+    const image = `${checkRegistry(settings.registry)}${RUN_IMAGE_PLACEHOLDER}`;
     out.push(runJob({ inspectionId, spec, image, deadlineSeconds, resultsPrefix: `${root}/results/`, settings }));
     out.push(
       uploadSecret({

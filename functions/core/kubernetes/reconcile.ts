@@ -1,8 +1,10 @@
 /**
  * What the reconciler does about one Job, as a pure function of what it observed and what the store
  * holds: write the build status or a run result that a pod never wrote (with the reason: OOMKilled,
- * evicted, deadline, image pull failure, a lost upload), give a finished Job its TTL once all it
- * produces is stored, and delete a Job whose pods cannot start. Idempotent: a second pass over the
+ * evicted, deadline, image pull failure, a lost upload), record the image of a build that succeeded
+ * (the functions' own record: a later build of the same stack is cached from it, also when the
+ * build had no script and so no runs that would have recorded it), give a finished Job its TTL
+ * once all it produces is stored, and delete a Job whose pods cannot start. Idempotent: a second pass over the
  * same state finds the objects written and does nothing more than the TTL it has not set yet.
  */
 import type { BuildStatus, RunReport } from '../generated/types.js';
@@ -30,6 +32,8 @@ export type ReconcileAction =
   /** `reportLog`: the report step prints the status it could not upload; prefer that one when valid. */
   | { kind: 'build-status'; inspectionId: string; status: BuildStatus; logs: LogRef[]; reportLog?: LogRef }
   | { kind: 'result'; inspectionId: string; item: number; report: RunReport; logs: LogRef[] }
+  /** Verify the build's own tag against the digest it reported and record the stack's image (skipped when recorded). */
+  | { kind: 'record-image'; inspectionId: string; stackDigest: string; reported: string | null }
   | { kind: 'ttl'; job: string; seconds: number }
   | { kind: 'delete'; job: string; why: string };
 
@@ -125,12 +129,23 @@ function ttlIfDue(job: JobObservation, policy: ReconcilePolicy): ReconcileAction
 
 export interface BuildContext {
   statusStored: boolean;
+  /** The stored build status, when there is one. */
+  stored?: BuildStatus | undefined;
   now: Date;
   policy: ReconcilePolicy;
 }
 
-export function reconcileBuild(job: JobObservation, { statusStored, now, policy }: BuildContext): ReconcileAction[] {
-  if (statusStored) return ttlIfDue(job, policy);
+const STACK_DIGEST = /^[0-9a-f]{64}$/;
+
+/** A Job that completed and a status that says it built (not cached): its image is worth recording. */
+function recordIfDue(job: JobObservation, stored: BuildStatus | undefined): ReconcileAction[] {
+  const stackDigest = job.annotations[ANNOTATIONS.stackDigest] ?? '';
+  if (stored?.state !== 'succeeded' || stored.cached || !condition(job, 'Complete') || !STACK_DIGEST.test(stackDigest)) return [];
+  return [{ kind: 'record-image', inspectionId: job.inspectionId, stackDigest, reported: stored.image_digest ?? null }];
+}
+
+export function reconcileBuild(job: JobObservation, { statusStored, stored, now, policy }: BuildContext): ReconcileAction[] {
+  if (statusStored) return [...recordIfDue(job, stored), ...ttlIfDue(job, policy)];
   const pod = job.pods.at(-1);
   let failure: Failure;
   let terminal: ReconcileAction[];

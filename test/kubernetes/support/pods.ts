@@ -39,15 +39,17 @@ export function exec(command: string, args: string[], env: Record<string, string
     child.stderr.on('data', (c: Buffer) => {
       stderr += c.toString('utf8');
     });
-    if (typeof until === 'number') {
-      setTimeout(() => {
-        signalled = true;
-        child.kill('SIGTERM');
-      }, until);
-    }
+    const untilTimer =
+      typeof until === 'number'
+        ? setTimeout(() => {
+            signalled = true;
+            child.kill('SIGTERM');
+          }, until)
+        : undefined;
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      clearTimeout(untilTimer);
       resolve({ code, stdout, stderr });
     });
   });
@@ -69,7 +71,8 @@ export function mountSecret(fake: FakeApiServer, name: string, dir: string): voi
 }
 
 /**
- * The build pod: the build step (BUILD_SCRIPT with a kaniko stand-in that prints, writes the
+ * The build pod: the build step (BUILD_SCRIPT with a kaniko stand-in that prints, pushes a manifest
+ * to its --destination over the registry API with curl, writes that manifest's digest into the
  * digest file and exits with `kanikoExit`), then the report step (REPORT_SCRIPT with real curl).
  */
 export async function runBuildPod(fake: FakeApiServer, jobName: string, dir: string, kanikoExit = 0): Promise<{ build: Exit; report: Exit; kanikoArgs: string[] }> {
@@ -82,10 +85,19 @@ export async function runBuildPod(fake: FakeApiServer, jobName: string, dir: str
   const secretVolume = (pod.volumes as Obj[]).find((v) => v.name === 'upload')!;
   mountSecret(fake, secretVolume.secret.secretName, secrets);
   const kaniko = join(dir, 'kaniko');
+  const push = [
+    'dest=""',
+    'for a in "$@"; do case "$a" in --destination=*) dest="${a#--destination=}" ;; esac; done',
+    'repo="${dest%:*}"; tag="${dest##*:}"',
+    'manifest="{\\"schemaVersion\\":2,\\"annotations\\":{\\"amun.test/destination\\":\\"$dest\\",\\"amun.test/built\\":\\"$(date +%s%N)-$$\\"}}"',
+    'printf \'%s\' "$manifest" | curl -sS --fail -X PUT -H "Content-Type: application/vnd.oci.image.manifest.v1+json" --data-binary @- "http://${repo%%/*}/v2/${repo#*/}/manifests/$tag" || exit 1',
+    'echo "INFO[0042] Pushed image"',
+    'printf \'sha256:%s\\n\' "$(printf \'%s\' "$manifest" | sha256sum | cut -d \' \' -f 1)" > "$AMUN_WORK/digest"',
+  ].join('\n');
   writeFileSync(
     kaniko,
-    `#!/bin/sh\nprintf '%s\\n' "$@" > "${join(dir, 'kaniko-args')}"\necho "INFO[0000] Retrieving image manifest docker.io/library/python:3.12-slim"\necho "INFO[0042] Pushed image"\n` +
-      (kanikoExit === 0 ? `echo "sha256:${'c'.repeat(64)}" > "$AMUN_WORK/digest"\n` : 'echo "error building image: RUN returned 1" >&2\n') +
+    `#!/bin/sh\nprintf '%s\\n' "$@" > "${join(dir, 'kaniko-args')}"\necho "INFO[0000] Retrieving image manifest docker.io/library/python:3.12-slim"\n` +
+      (kanikoExit === 0 ? `${push}\n` : 'echo "error building image: RUN returned 1" >&2\n') +
       `exit ${kanikoExit}\n`,
   );
   chmodSync(kaniko, 0o755);
