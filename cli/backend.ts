@@ -1,6 +1,6 @@
 /**
  * Where the CLI talks: a remote API (`--url` / AMUN_URL, with AMUN_API_TOKEN as a Bearer token on
- * POSTs), or the embedded stack started in-process on a data directory and stopped at the end.
+ * every request), or the embedded stack started in-process on a data directory and stopped at the end.
  *
  * The embedded stack logs through Powertools, which writes to the process's stdout. The CLI owns
  * the terminal, so before the stack's modules load, its logs are sent to `<data-dir>/amun.log`:
@@ -28,16 +28,6 @@ export interface Backend {
   /** Where the store keeps an inspection, in words. */
   where(inspectionId: string): string;
   close(): Promise<void>;
-}
-
-export type ExecutorChoice = 'auto' | 'process' | 'container' | 'kubernetes';
-
-export function executorFromEnv(env: NodeJS.ProcessEnv = process.env): ExecutorChoice {
-  const value = env.AMUN_EXECUTOR || 'auto';
-  if (!['auto', 'process', 'container', 'kubernetes'].includes(value)) {
-    throw new CliError(`AMUN_EXECUTOR must be one of auto, process, container, kubernetes, got ${JSON.stringify(value)}`, EXIT_BAD_INPUT);
-  }
-  return value as ExecutorChoice;
 }
 
 let logStream: WriteStream | undefined;
@@ -86,21 +76,25 @@ export interface EmbeddedOptions {
   port: number;
   host?: string | undefined;
   waitTimeSeconds?: number;
-  apiToken?: string | undefined;
 }
 
-/** Starts the embedded stack (imported lazily, so that logging is set up first). */
+/**
+ * Starts the embedded stack (imported lazily, so that logging is set up first). Its settings come
+ * from the environment through the one configuration reader; a malformed variable is bad input.
+ */
 export async function startEmbedded(options: EmbeddedOptions): Promise<LocalStack> {
-  const executor = executorFromEnv();
-  const { startLocalStack } = await import('../local/stack.js');
-  return startLocalStack({
-    dataDir: options.dataDir,
-    port: options.port,
-    ...(options.host ? { host: options.host } : {}),
-    executor,
-    apiToken: options.apiToken,
-    ...(options.waitTimeSeconds !== undefined ? { waitTimeSeconds: options.waitTimeSeconds } : {}),
-  });
+  const [{ startLocalStack }, { ConfigError }] = await Promise.all([import('../local/stack.js'), import('../functions/config.js')]);
+  try {
+    return await startLocalStack({
+      dataDir: options.dataDir,
+      port: options.port,
+      ...(options.host ? { host: options.host } : {}),
+      ...(options.waitTimeSeconds !== undefined ? { waitTimeSeconds: options.waitTimeSeconds } : {}),
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(error.message, EXIT_BAD_INPUT);
+    throw error;
+  }
 }
 
 export async function connect(options: ConnectionOptions): Promise<Backend> {
@@ -123,7 +117,7 @@ export async function connect(options: ConnectionOptions): Promise<Backend> {
     if (error instanceof CliError) throw error;
     throw new CliError(`cannot start the embedded stack in ${dataDir}: ${(error as Error).message} (see ${logFile})`);
   }
-  const client = new ApiClient(stack.apiUrl);
+  const client = new ApiClient(stack.apiUrl, stack.config.apiToken);
   let closed: Promise<void> | undefined;
   return {
     client,

@@ -1,5 +1,6 @@
 /** The commands of `amun` (commander); cli/amun.ts runs them. */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { connect, redirectLogs, startEmbedded, type Backend } from './backend.js';
 import type { ApiClient, InspectionStatus } from './client.js';
@@ -213,16 +214,28 @@ export function buildProgram(): Command {
 
   program
     .command('serve')
-    .description('run the embedded stack in the foreground (SIGTERM or SIGINT stop it gracefully)')
+    .description('run the embedded stack in the foreground (SIGTERM or SIGINT stop it gracefully); the process to supervise')
     .addOption(new Option('--port <port>', 'API port (0 picks a free one)').env('PORT').argParser(integer(0)).default(8080))
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .addOption(new Option('--host <address>', 'address to listen on; anything but loopback needs AMUN_API_TOKEN').env('AMUN_HOST').default('127.0.0.1'))
+    .option('--insecure', 'listen on a non-loopback address without AMUN_API_TOKEN: anyone who reaches it can run code on this machine')
     .option('--log-file', 'write the logs to <data-dir>/amun.log instead of stdout')
-    .action(async (opts: { port: number; host: string; logFile?: boolean }) => {
+    .action(async (opts: { port: number; host: string; insecure?: boolean; logFile?: boolean }) => {
       const { dataDir, verbose } = globals();
       const dir = resolve(dataDir);
+      if (!isLoopbackAddress(opts.host) && !process.env.AMUN_API_TOKEN && opts.insecure !== true) {
+        throw new CliError(
+          `refusing to listen on ${opts.host} without AMUN_API_TOKEN: anyone who can reach that address could run code on this machine. Set AMUN_API_TOKEN (and AMUN_ALLOWED_HOSTS to the names clients use), or pass --insecure`,
+          EXIT_BAD_INPUT,
+        );
+      }
       if (opts.logFile) redirectLogs(dir, verbose === true);
-      const stack = await startEmbedded({ dataDir: dir, port: opts.port, host: opts.host, apiToken: process.env.AMUN_API_TOKEN || undefined });
-      out(`amun is listening on ${stack.apiUrl}/api/v1 (executor ${stack.app.executor.kind}, data dir ${dir}, storage ${stack.storageEndpoint})`);
+      const stack = await startEmbedded({ dataDir: dir, port: opts.port, host: opts.host });
+      const { makeLogger } = await import('../functions/logger.js');
+      makeLogger('local').info('amun is listening', {
+        api: `${stack.apiUrl}/api/v1`, storage: stack.storageEndpoint, completions: stack.queueUrls.completions,
+        executor: stack.app.executor.kind, dataDir: dir, token: stack.config.apiToken !== undefined, pid: process.pid,
+      });
+      err(`amun is listening on ${stack.apiUrl}/api/v1 (executor ${stack.app.executor.kind}, data dir ${dir}, storage ${stack.storageEndpoint}${stack.config.apiToken ? ', token required' : ''})`);
       await new Promise<void>((done) => {
         let stopping = false;
         const stop = (signal: NodeJS.Signals): void => {
@@ -235,13 +248,18 @@ export function buildProgram(): Command {
             done();
           });
         };
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
+        for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(signal, stop);
       });
       err('stopped');
     });
 
   return program;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine can reach. */
+function isLoopbackAddress(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'));
 }
 
 /** The Dockerfile of a specification, rendered by the same code the service runs, without a stack. */
@@ -310,7 +328,7 @@ async function renderManifests(spec: unknown, opts: ManifestOptions): Promise<st
       kind: opts.kind,
     });
     const head = [
-      `# Kubernetes objects of ${inspectionId} (amun manifests): image tag = stack digest ${stackDigest}.`,
+      `# Kubernetes objects of ${inspectionId} (amun manifests): stack digest ${stackDigest}; the build pushes its own tag, the runs pin the digest recorded when it has ended.`,
       ...(kubernetes.registry === placeholderRegistry ? [`# No registry configured (--registry or AMUN_REGISTRY): ${placeholderRegistry} stands in.`] : []),
       ...(manifests.length === 0 ? ['# Nothing to run: the specification has no script.'] : []),
     ];

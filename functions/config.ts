@@ -41,23 +41,45 @@ export interface KubernetesConfig {
   podStorageEndpoint: string | undefined;
 }
 
-export interface Config {
-  region: string;
-  /** S3-compatible endpoint; unset on AWS. */
-  endpoint: string | undefined;
-  bucket: string;
+/** How much of a run's output is kept (the harness keeps the head and the tail beyond these). */
+export interface OutputLimits {
+  /** Bytes of each of stdout and stderr kept in the item's log (AMUN_OUTPUT_LIMIT_BYTES). */
+  logBytes: number;
+  /** Bytes of each of stdout and stderr kept in the run report, as encoded JSON (AMUN_RESULT_OUTPUT_LIMIT_BYTES). */
+  resultBytes: number;
+}
+
+/** Who may talk to the API from a browser or by name (the embedded server's DNS-rebinding and cross-origin guards). */
+export interface HttpPolicy {
+  /** Host names the embedded server answers to besides the loopback names (AMUN_ALLOWED_HOSTS); `*` allows any. */
+  allowedHosts: string[];
+  /** Origins (scheme://host[:port]) allowed besides the API's own (AMUN_ALLOWED_ORIGINS). */
+  allowedOrigins: string[];
+}
+
+/** What every entry point reads from the environment (the Lambda functions, `amun serve`, the CLI's embedded stack). */
+export interface Settings {
   /** Without trailing slash. Set to `<bucket_prefix>/<deployment>/inspections` for the original readers. */
   storePrefix: string;
   /** With trailing slash. */
   specsPrefix: string;
-  queueUrls: { work: string; run: string | undefined; completions: string };
   executor: ExecutorKind | 'auto';
   dataDir: string;
   apiToken: string | undefined;
   scriptFetch: ScriptFetchPolicy;
-  serviceVersion: string;
   logLevel: string;
   kubernetes: KubernetesConfig;
+  output: OutputLimits;
+  http: HttpPolicy;
+}
+
+export interface Config extends Settings {
+  region: string;
+  /** S3-compatible endpoint; unset on AWS. */
+  endpoint: string | undefined;
+  bucket: string;
+  queueUrls: { work: string; run: string | undefined; completions: string };
+  serviceVersion: string;
 }
 
 export class ConfigError extends Error {
@@ -99,38 +121,100 @@ function positive(env: Env, name: string): number {
 
 export const SERVICE_VERSION = '1.0.0';
 
-export function configFromEnv(env: Env = process.env): Config {
-  const executor = env.AMUN_EXECUTOR ?? 'auto';
+export const DEFAULT_OUTPUT_LIMITS: OutputLimits = { logBytes: 8 * 1024 * 1024, resultBytes: 1024 * 1024 };
+
+function atLeast(env: Env, name: string, min: number, fallback: number): number {
+  const n = int(env, name, fallback);
+  if (n < min) throw new ConfigError(name, `must be at least ${min}, got ${n}`);
+  return n;
+}
+
+function list(env: Env, name: string): string[] {
+  return (env[name] ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '');
+}
+
+function origins(env: Env, name: string): string[] {
+  return list(env, name).map((value) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new ConfigError(name, `must be a comma-separated list of origins such as https://example.com, got ${JSON.stringify(value)}`);
+    }
+    if (url.origin === 'null' || url.pathname !== '/' || url.search || url.hash) throw new ConfigError(name, `${JSON.stringify(value)} is not an origin (scheme://host[:port])`);
+    return url.origin;
+  });
+}
+
+/** The settings every entry point shares, read and checked once. */
+export function settingsFromEnv(env: Env = process.env): Settings {
+  const executor = env.AMUN_EXECUTOR || 'auto';
   if (!['auto', 'process', 'container', 'kubernetes'].includes(executor)) {
     throw new ConfigError('AMUN_EXECUTOR', `must be one of auto, process, container, kubernetes, got ${JSON.stringify(executor)}`);
   }
-  const storePrefix = (env.AMUN_STORE_PREFIX ?? 'inspections').replace(/\/+$/, '');
+  const storePrefix = (env.AMUN_STORE_PREFIX || 'inspections').replace(/\/+$/, '');
   if (storePrefix === '' || storePrefix.startsWith('/')) throw new ConfigError('AMUN_STORE_PREFIX', 'must be a relative key prefix');
-  const specsPrefix = (env.AMUN_SPECS_PREFIX ?? 'specs/').replace(/\/*$/, '/');
+  const specsPrefix = (env.AMUN_SPECS_PREFIX || 'specs/').replace(/\/*$/, '/');
+  if (specsPrefix === '/' || specsPrefix.startsWith('/')) throw new ConfigError('AMUN_SPECS_PREFIX', 'must be a relative key prefix');
+  if (specsPrefix.startsWith(`${storePrefix}/`) || `${storePrefix}/`.startsWith(specsPrefix)) {
+    throw new ConfigError('AMUN_SPECS_PREFIX', `must not overlap AMUN_STORE_PREFIX (${storePrefix}/): dropped specs and inspections would trigger each other`);
+  }
   return {
-    region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
-    endpoint: env.AWS_ENDPOINT_URL || undefined,
-    bucket: required(env, 'AMUN_BUCKET'),
     storePrefix,
     specsPrefix,
+    executor: executor as Settings['executor'],
+    dataDir: env.AMUN_DATA_DIR || '.amun',
+    apiToken: env.AMUN_API_TOKEN || undefined,
+    scriptFetch: {
+      allowHttp: bool(env, 'AMUN_SCRIPT_ALLOW_HTTP', false),
+      allowPrivateAddresses: bool(env, 'AMUN_SCRIPT_ALLOW_PRIVATE', false),
+      maxBytes: atLeast(env, 'AMUN_SCRIPT_MAX_BYTES', 1, 1024 * 1024),
+      timeoutMs: atLeast(env, 'AMUN_SCRIPT_TIMEOUT_MS', 1, 10_000),
+    },
+    logLevel: logLevelFromEnv(env),
+    kubernetes: kubernetesFromEnv(env),
+    output: {
+      logBytes: atLeast(env, 'AMUN_OUTPUT_LIMIT_BYTES', 1024, DEFAULT_OUTPUT_LIMITS.logBytes),
+      resultBytes: atLeast(env, 'AMUN_RESULT_OUTPUT_LIMIT_BYTES', 1024, DEFAULT_OUTPUT_LIMITS.resultBytes),
+    },
+    http: { allowedHosts: list(env, 'AMUN_ALLOWED_HOSTS').map((h) => h.toLowerCase()), allowedOrigins: origins(env, 'AMUN_ALLOWED_ORIGINS') },
+  };
+}
+
+export function logLevelFromEnv(env: Env = process.env): string {
+  return (env.AMUN_LOG_LEVEL || env.POWERTOOLS_LOG_LEVEL || 'INFO').toUpperCase();
+}
+
+/** A deployed function's configuration: the shared settings plus where its bucket and queues are. */
+export function configFromEnv(env: Env = process.env): Config {
+  return {
+    ...settingsFromEnv(env),
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
+    endpoint: env.AWS_ENDPOINT_URL || undefined,
+    bucket: required(env, 'AMUN_BUCKET'),
     queueUrls: {
       work: required(env, 'AMUN_WORK_QUEUE_URL'),
       run: env.AMUN_RUN_QUEUE_URL || undefined,
       completions: required(env, 'AMUN_COMPLETION_QUEUE_URL'),
     },
-    executor: executor as Config['executor'],
-    dataDir: env.AMUN_DATA_DIR ?? '.amun',
-    apiToken: env.AMUN_API_TOKEN || undefined,
-    scriptFetch: {
-      allowHttp: bool(env, 'AMUN_SCRIPT_ALLOW_HTTP', false),
-      allowPrivateAddresses: bool(env, 'AMUN_SCRIPT_ALLOW_PRIVATE', false),
-      maxBytes: int(env, 'AMUN_SCRIPT_MAX_BYTES', 1024 * 1024),
-      timeoutMs: int(env, 'AMUN_SCRIPT_TIMEOUT_MS', 10_000),
-    },
     serviceVersion: SERVICE_VERSION,
-    logLevel: env.AMUN_LOG_LEVEL ?? 'INFO',
-    kubernetes: kubernetesFromEnv(env),
   };
+}
+
+/** The embedded stack's own settings (`amun serve`, `npm start`, the CLI); PORT and AMUN_HOST are `amun serve` options. */
+export interface ServeSettings {
+  /** Port of the embedded S3/SQS server; 0 picks a free one. */
+  storagePort: number;
+  /** Long-poll wait of the dispatcher. */
+  waitTimeSeconds: number;
+}
+
+export function serveSettingsFromEnv(env: Env = process.env): ServeSettings {
+  const storagePort = int(env, 'AMUN_STORAGE_PORT', 0);
+  if (storagePort > 65535) throw new ConfigError('AMUN_STORAGE_PORT', `must be a port number, got ${storagePort}`);
+  const waitTimeSeconds = int(env, 'AMUN_WAIT_SECONDS', 20);
+  if (waitTimeSeconds > 20) throw new ConfigError('AMUN_WAIT_SECONDS', `must be at most 20 (SQS's longest poll), got ${waitTimeSeconds}`);
+  return { storagePort, waitTimeSeconds };
 }
 
 export function kubernetesFromEnv(env: Env = process.env): KubernetesConfig {

@@ -6,12 +6,17 @@
  *   - S3 → SQS event notifications for the `s3` routes, journaled in the same line as the object.
  *
  * Clients use the real AWS SDK: `endpoint`, `forcePathStyle: true`, any static credentials.
+ *
+ * Conditional writes as S3 has them (fauxqs lacks them): a PutObject with `If-None-Match: *`
+ * writes only when the key does not exist, one with `If-Match: <etag>` only when the object still
+ * has that ETag; otherwise 412 PreconditionFailed. The check and the write happen in one turn of
+ * the event loop (the store's put is synchronous), so two racing writers cannot both succeed.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { queues as queueTable, routes as routesTable, type FunctionName, type QueueName, type Route } from '../functions/routes.js';
-import { loadFauxqs, type FxS3Object, type FxS3Store, type FxSqsQueue, type FxSqsStore } from './fauxqs.js';
+import { loadFauxqs, type FxRequest, type FxS3Object, type FxS3Store, type FxSqsQueue, type FxSqsStore } from './fauxqs.js';
 import { Journal, JournalPersistence, objectFromStored, uploadFromStored, type PendingDelivery } from './persistence.js';
 import {
   Sequencer,
@@ -151,7 +156,15 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     // Requests that arrive while the state is being restored wait for it.
     ready.then(() => done(), (err: Error) => done(err));
   });
-  app.addHook('preHandler', (request, _reply, done) => {
+  app.addHook('preHandler', (request, reply, done) => {
+    const failed = failedPrecondition(request, s3Store);
+    if (failed) {
+      reply.header('content-type', 'application/xml');
+      reply.status(412).send(
+        `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message><Condition>${failed}</Condition></Error>`,
+      );
+      return;
+    }
     const ctx = contexts.get(request.raw);
     if (ctx) als.run(ctx, done);
     else done();
@@ -323,6 +336,33 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       return stopping;
     },
   };
+}
+
+/**
+ * The header whose condition a plain PutObject fails (If-None-Match: * on an existing key, If-Match
+ * on another ETag or a missing key); undefined when it may go ahead. Other requests always may.
+ */
+function failedPrecondition(request: FxRequest, s3Store: FxS3Store): 'If-None-Match' | 'If-Match' | undefined {
+  if (request.method !== 'PUT' || request.headers['x-amz-copy-source'] !== undefined) return undefined;
+  const ifNoneMatch = request.headers['if-none-match'];
+  const ifMatch = request.headers['if-match'];
+  if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
+  const query = (request.query ?? {}) as Record<string, unknown>;
+  if ('partNumber' in query || 'uploadId' in query) return undefined;
+  const params = (request.params ?? {}) as { bucket?: string; '*'?: string };
+  if (!params.bucket || !params['*']) return undefined;
+  let etag: string | undefined;
+  try {
+    etag = s3Store.headObject(params.bucket, params['*']).etag;
+  } catch {
+    etag = undefined;
+  }
+  if (ifNoneMatch !== undefined && String(ifNoneMatch).trim() === '*' && etag !== undefined) return 'If-None-Match';
+  if (ifMatch !== undefined) {
+    const wanted = String(ifMatch).trim().replace(/^"|"$/g, '');
+    if (etag === undefined || (wanted !== '*' && wanted !== etag.replace(/"/g, ''))) return 'If-Match';
+  }
+  return undefined;
 }
 
 function queueNameOf(physical: string): QueueName | undefined {

@@ -176,6 +176,8 @@ export interface FxS3Store {
   restoreObject(bucket: string, obj: FxS3Object): void;
   restoreMultipartUpload(upload: FxMultipartUpload): void;
   restoreBucketLifecycleConfiguration(name: string, config: string): void;
+  /** The object's metadata (no body read); throws an S3Error (NoSuchKey, NoSuchBucket) when absent. */
+  headObject(bucket: string, key: string): FxS3Object;
 }
 
 /** The part of the Fastify instance buildApp returns that the emulator uses. */
@@ -184,12 +186,17 @@ export interface FxRequest {
   method: string;
   url: string;
   headers: Record<string, string | string[] | undefined>;
+  /** Route parameters: S3 object routes have `bucket` and the key as `*`. */
+  params: unknown;
+  query: unknown;
   raw: IncomingMessage;
 }
 export interface FxReply {
   raw: ServerResponse;
   header(name: string, value: string): FxReply;
   hasHeader(name: string): boolean;
+  status(code: number): FxReply;
+  send(payload?: string): FxReply;
 }
 export interface FxApp {
   addHook(name: 'onRequest' | 'preHandler', hook: (request: FxRequest, reply: FxReply, done: (err?: Error) => void) => void): unknown;

@@ -2,10 +2,15 @@
  * The local API server: turns each HTTP request into the API Gateway HTTP API (payload 2.0) event
  * that AWS would deliver, and the handler's answer back into HTTP. Bodies over 1 MiB are refused
  * with 413 while they stream in, before anything is buffered past the limit.
+ *
+ * It answers only to the names it is served under (DNS rebinding): a request whose `Host` is not
+ * a loopback name, the address it listens on, or one of `allowedHosts` (AMUN_ALLOWED_HOSTS) gets
+ * 403 before anything reads it. A page of a site whose name an attacker re-points at 127.0.0.1
+ * sends that site's name as `Host`, and is refused.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { ApiHandler } from '../functions/api/handler.js';
 import { MAX_BODY_BYTES } from '../functions/api/http.js';
@@ -77,8 +82,41 @@ export function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEven
   };
 }
 
-export function startHttpServer(handler: ApiHandler, options: { port: number; host?: string }): Promise<HttpServer> {
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '::1'];
+
+/** The host name of a Host header value (no port, no brackets, lower case); undefined when malformed. */
+export function hostName(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))(?::([0-9]{1,5}))?$/.exec(header.trim());
+  if (!m) return undefined;
+  return (m[1] ?? m[2] ?? '').toLowerCase().replace(/\.$/, '');
+}
+
+/** Whether a request naming `host` may be served: loopback names, the listening address, and the allowed ones (`*`: any). */
+export function hostAllowed(header: string | undefined, listening: string, allowed: ReadonlyArray<string>): boolean {
+  if (allowed.includes('*')) return true;
+  const name = hostName(header);
+  if (name === undefined) return false;
+  if (LOOPBACK_NAMES.includes(name) || name.endsWith('.localhost') || (isIP(name) === 4 && name.startsWith('127.'))) return true;
+  if (name === listening.toLowerCase() && !['0.0.0.0', '::'].includes(name)) return true;
+  return allowed.includes(name);
+}
+
+export function startHttpServer(handler: ApiHandler, options: { port: number; host?: string; allowedHosts?: ReadonlyArray<string> }): Promise<HttpServer> {
+  const listening = options.host ?? '127.0.0.1';
+  const allowedHosts = options.allowedHosts ?? [];
   const server = createServer((req, res) => {
+    if (!hostAllowed(req.headers.host, listening, allowedHosts)) {
+      const host = req.headers.host ?? '';
+      const body = JSON.stringify({
+        error: 'unknown host',
+        parameters: {},
+        problems: [{ path: '/headers/host', message: `${JSON.stringify(host)} is not a name this server answers to; add it to AMUN_ALLOWED_HOSTS to serve it` }],
+      });
+      res.writeHead(403, { 'content-type': 'application/json', connection: 'close' }).end(body);
+      req.resume();
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     let refused = false;
@@ -110,10 +148,11 @@ export function startHttpServer(handler: ApiHandler, options: { port: number; ho
   server.keepAliveTimeout = 5000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => {
+    server.listen(options.port, listening, () => {
       const { port } = server.address() as AddressInfo;
+      const shown = listening === '0.0.0.0' || listening === '::' ? '127.0.0.1' : listening.includes(':') ? `[${listening}]` : listening;
       resolve({
-        url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+        url: `http://${shown}:${port}`,
         port,
         server,
         close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),

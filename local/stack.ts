@@ -4,8 +4,7 @@
  * HTTP API. `startLocalStack` is what `npm start`, the CLI and the end-to-end tests run.
  */
 import { join, resolve } from 'node:path';
-import type { Config } from '../functions/config.js';
-import { SERVICE_VERSION, kubernetesFromEnv } from '../functions/config.js';
+import { SERVICE_VERSION, serveSettingsFromEnv, settingsFromEnv, type Config, type Settings } from '../functions/config.js';
 import { makeApp, type App, type AppOverrides } from '../functions/app.js';
 import { makeApiHandler } from '../functions/api/handler.js';
 import { makeBuildHandler } from '../functions/build/handler.js';
@@ -22,6 +21,10 @@ import { startEmulator } from './emulator.js';
 import { startEmulatorThread } from './emulator-thread.js';
 import { startHttpServer } from './http-server.js';
 
+/**
+ * Everything not given here comes from the environment through the one configuration reader
+ * (`settingsFromEnv`), exactly as the deployed functions read it; what is given wins.
+ */
 export interface LocalStackOptions {
   dataDir: string;
   /** API port; 0 picks a free one. */
@@ -37,6 +40,10 @@ export interface LocalStackOptions {
   waitTimeSeconds?: number;
   allowScriptHttp?: boolean;
   allowScriptPrivate?: boolean;
+  /** Settings to use instead of the environment's (tests). */
+  settings?: Partial<Settings>;
+  /** The environment to read settings from (default: process.env). */
+  env?: Record<string, string | undefined>;
   overrides?: AppOverrides;
   queueAttributes?: Parameters<typeof startEmulator>[0]['queueAttributes'];
   /** Run the S3/SQS server on its own thread (default true: it then uses the second core). */
@@ -59,14 +66,29 @@ export interface LocalStack {
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const fromEnv = settingsFromEnv(options.env ?? process.env);
+  const serve = serveSettingsFromEnv(options.env ?? process.env);
+  const given = options.settings ?? {};
+  const settings: Settings = {
+    ...fromEnv,
+    ...given,
+    scriptFetch: {
+      ...fromEnv.scriptFetch,
+      ...given.scriptFetch,
+      ...(options.allowScriptHttp !== undefined ? { allowHttp: options.allowScriptHttp } : {}),
+      ...(options.allowScriptPrivate !== undefined ? { allowPrivateAddresses: options.allowScriptPrivate } : {}),
+    },
+    ...(options.storePrefix !== undefined ? { storePrefix: options.storePrefix } : {}),
+    ...(options.executor !== undefined ? { executor: options.executor } : {}),
+    ...('apiToken' in options ? { apiToken: options.apiToken } : {}),
+  };
   const dataDir = resolve(options.dataDir);
   const bucket = options.bucket ?? 'amun';
-  const storePrefix = options.storePrefix ?? 'inspections';
-  const specsPrefix = 'specs/';
+  const { storePrefix, specsPrefix } = settings;
   const region = 'us-east-1';
   const emulatorOptions = {
     dataDir: join(dataDir, 'storage'),
-    port: options.storagePort ?? 0,
+    port: options.storagePort ?? serve.storagePort,
     bucket,
     storePrefix,
     specsPrefix,
@@ -75,19 +97,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
   const emulator = options.emulatorThread === false ? await startEmulator(emulatorOptions) : await startEmulatorThread(emulatorOptions);
   const config: Config = {
+    ...settings,
+    dataDir,
     region,
     endpoint: emulator.endpoint,
     bucket,
-    storePrefix,
-    specsPrefix,
     queueUrls: { work: emulator.queueUrls.work, run: emulator.queueUrls.run, completions: emulator.queueUrls.completions },
-    executor: options.executor ?? 'auto',
-    dataDir,
-    apiToken: options.apiToken,
-    scriptFetch: { allowHttp: options.allowScriptHttp ?? false, allowPrivateAddresses: options.allowScriptPrivate ?? false, maxBytes: 1024 * 1024, timeoutMs: 10_000 },
     serviceVersion: SERVICE_VERSION,
-    logLevel: process.env.AMUN_LOG_LEVEL ?? 'INFO',
-    kubernetes: kubernetesFromEnv(),
   };
   const app = makeApp(config, options.overrides);
   const wrap = (name: FunctionName, handler: SqsHandler): SqsHandler => options.wrapHandler?.(name, handler) ?? handler;
@@ -102,10 +118,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       run: wrap('run', makeRunHandler(app)),
       index: wrap('index', makeIndexHandler(app)),
     },
-    waitTimeSeconds: options.waitTimeSeconds ?? 20,
+    waitTimeSeconds: options.waitTimeSeconds ?? serve.waitTimeSeconds,
     logger: makeLogger('local'),
   });
-  const http = await startHttpServer(makeApiHandler(app), { port: options.port, host: options.host ?? '127.0.0.1' });
+  const http = await startHttpServer(makeApiHandler(app), { port: options.port, host: options.host ?? '127.0.0.1', allowedHosts: settings.http.allowedHosts });
   let stopped: Promise<void> | undefined;
   return {
     apiUrl: http.url,

@@ -1,15 +1,22 @@
 /**
  * Fetches a script given as a URL, once, at submit time, so that what is stored is reproducible.
  * Policy: https only unless allowed, a size cap, a timeout, at most 3 redirects (each re-checked),
- * and no private, loopback or link-local addresses unless allowed. The address check happens in
- * the socket's DNS lookup, so a name that resolves differently a second time cannot slip through.
+ * and no private, loopback or link-local addresses, nor any address of this host's own
+ * interfaces, unless allowed. The address check happens in the socket's DNS lookup, so a name
+ * that resolves differently a second time cannot slip through.
+ *
+ * Every failure to reach the host (a refused address, an unknown name, a closed or filtered port,
+ * a reset, a timeout, a TLS failure) gives the same error text, so that the API cannot be used to
+ * map which addresses and ports exist behind it. The document must be UTF-8.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import { BlockList, isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import type { ScriptFetchPolicy } from '../config.js';
-import { ScriptFetchError } from '../core/errors.js';
+import { ScriptFetchError, SpecificationError } from '../core/errors.js';
+import { decodeUtf8 } from '../core/json.js';
 
 const blocked = new BlockList();
 for (const [net, bits] of [
@@ -20,15 +27,27 @@ for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 
   blocked.addSubnet(net, bits, 'ipv6');
 }
 
+/** Addresses of this host's own interfaces (read each time: interfaces come and go). */
+function ownAddresses(): Set<string> {
+  const own = new Set<string>();
+  for (const list of Object.values(networkInterfaces())) for (const info of list ?? []) own.add(info.address.replace(/%.*$/, '').toLowerCase());
+  return own;
+}
+
+/** True for private, loopback, link-local and reserved addresses, and for any address of this host. */
 export function isPrivateAddress(address: string): boolean {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
   if (mapped?.[1]) return isPrivateAddress(mapped[1]);
   const family = isIP(address);
   if (family === 0) return true;
-  return blocked.check(address, family === 4 ? 'ipv4' : 'ipv6');
+  if (blocked.check(address, family === 4 ? 'ipv4' : 'ipv6')) return true;
+  return ownAddresses().has(address.toLowerCase());
 }
 
 const problem = (message: string): ScriptFetchError => new ScriptFetchError(`script could not be fetched: ${message}`, [{ path: '/script', message }]);
+
+/** The one text for every failure to reach the host. */
+export const UNREACHABLE = 'the host could not be reached, or is not one scripts may be fetched from';
 
 export function isScriptUrl(script: string): boolean {
   return /^https?:\/\/\S+$/i.test(script.trim());
@@ -62,7 +81,7 @@ function fetchOnce(rawUrl: string, policy: ScriptFetchPolicy): Promise<Outcome> 
       if (err) return callback(err, '', 0);
       const list = addresses as LookupAddress[];
       const bad = list.find((a) => !policy.allowPrivateAddresses && isPrivateAddress(a.address));
-      if (bad) return callback(Object.assign(new Error(`address ${bad.address} of ${hostname} is private or loopback`), { code: 'EAMUNBLOCKED' }), '', 0);
+      if (bad) return callback(Object.assign(new Error(UNREACHABLE), { code: 'EAMUNBLOCKED' }), '', 0);
       if ((options as { all?: boolean }).all) return callback(null, list);
       const first = list[0];
       if (!first) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), '', 0);
@@ -71,7 +90,7 @@ function fetchOnce(rawUrl: string, policy: ScriptFetchPolicy): Promise<Outcome> 
   };
   const literal = url.hostname.replace(/^\[|\]$/g, '');
   if (isIP(literal) && !policy.allowPrivateAddresses && isPrivateAddress(literal)) {
-    return Promise.reject(problem(`address ${literal} is private or loopback`));
+    return Promise.reject(problem(UNREACHABLE));
   }
   const mod = url.protocol === 'https:' ? https : http;
   return new Promise<Outcome>((resolve, reject) => {
@@ -105,15 +124,20 @@ function fetchOnce(rawUrl: string, policy: ScriptFetchPolicy): Promise<Outcome> 
         chunks.push(chunk);
       });
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        if (text.length === 0) reject(problem('the document is empty'));
-        else resolve({ kind: 'body', text });
+        const bytes = Buffer.concat(chunks);
+        if (bytes.length === 0) return reject(problem('the document is empty'));
+        try {
+          resolve({ kind: 'body', text: decodeUtf8(bytes, '/script', 'the fetched script') });
+        } catch (error) {
+          const bad = (error as SpecificationError).problems[0]?.message ?? 'not valid UTF-8';
+          reject(problem(`the document is ${bad}`));
+        }
       });
-      res.on('error', (e) => reject(problem(e.message)));
+      res.on('error', () => reject(problem(UNREACHABLE)));
     });
-    const deadline = setTimeout(() => req.destroy(new Error(`timed out after ${policy.timeoutMs} ms`)), policy.timeoutMs);
+    const deadline = setTimeout(() => req.destroy(new Error('timeout')), policy.timeoutMs);
     req.on('close', () => clearTimeout(deadline));
-    req.on('timeout', () => req.destroy(new Error(`timed out after ${policy.timeoutMs} ms`)));
-    req.on('error', (e) => reject(problem(e.message)));
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => reject(problem(UNREACHABLE)));
   });
 }

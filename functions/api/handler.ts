@@ -5,14 +5,16 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { App } from '../app.js';
 import { SpecificationError } from '../core/errors.js';
 import { INSPECTION_ID_PATTERN } from '../core/layout.js';
-import { makeLogger } from '../logger.js';
-import { HttpError, bearerAuth, bodyLimit, echoed, errorMapper, json, jsonBody, type HttpResult } from './http.js';
+import { makeLogger, withLogKeys } from '../logger.js';
+import { HttpError, bearerAuth, bodyLimit, echoed, errorMapper, json, jsonBody, jsonContentType, originGuard, type HttpResult } from './http.js';
 import { openApiDocument } from './openapi.js';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<HttpResult>;
 
 const BASE = '/api/v1';
 const MAX_LIMIT = 1000;
+/** Endpoints that answer without the token when one is set. */
+const PUBLIC_PATHS: ReadonlySet<string> = new Set([`${BASE}/version`]);
 
 function inspectionId(event: APIGatewayProxyEventV2): string {
   const id = event.pathParameters?.inspection_id ?? '';
@@ -42,12 +44,7 @@ export function makeApiHandler(app: Pick<App, 'inspections' | 'config'>): ApiHan
 
   const withId = (fn: (id: string, event: APIGatewayProxyEventV2) => Promise<HttpResult>) => async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
     const id = inspectionId(event);
-    logger.appendKeys({ inspection_id: id });
-    try {
-      return await fn(id, event);
-    } finally {
-      logger.removeKeys(['inspection_id']);
-    }
+    return withLogKeys({ inspection_id: id }, () => fn(id, event));
   };
 
   const routes = [
@@ -115,7 +112,9 @@ export function makeApiHandler(app: Pick<App, 'inspections' | 'config'>): ApiHan
 
   const handler = middy<APIGatewayProxyEventV2, HttpResult>()
     .use(errorMapper(logger))
-    .use(bearerAuth(config.apiToken))
+    .use(originGuard(config.http.allowedOrigins))
+    .use(bearerAuth(config.apiToken, PUBLIC_PATHS))
+    .use(jsonContentType())
     .use(bodyLimit())
     .handler(
       httpRouter({

@@ -6,6 +6,7 @@ import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { timingSafeEqual } from 'node:crypto';
 import { NotFoundError, SpecificationError, type Problem } from '../core/errors.js';
+import { decodeUtf8 } from '../core/json.js';
 import type { Logger } from '../logger.js';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -55,15 +56,75 @@ export function bodyLimit(max = MAX_BODY_BYTES): MiddlewareObj<APIGatewayProxyEv
   };
 }
 
-/** When a token is configured, POST endpoints require `Authorization: Bearer <token>`. */
-export function bearerAuth(token: string | undefined): MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
+/**
+ * When a token is configured, every endpoint but the public ones (the version, health checks)
+ * requires `Authorization: Bearer <token>`: reads too, since specifications carry environment
+ * values and results carry whatever scripts printed.
+ */
+export function bearerAuth(token: string | undefined, publicPaths: ReadonlySet<string>): MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
   const expected = token ? Buffer.from(`Bearer ${token}`) : undefined;
   return {
     before: async ({ event }) => {
-      if (!expected || event.requestContext.http.method !== 'POST') return;
+      if (!expected || publicPaths.has(event.requestContext.http.path)) return;
       const given = Buffer.from(event.headers?.authorization ?? event.headers?.Authorization ?? '');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         throw new HttpError(401, 'authorization required', [{ path: '/headers/authorization', message: 'expected a valid Bearer token' }]);
+      }
+    },
+  };
+}
+
+function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  const headers = event.headers ?? {};
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === name) return value;
+  return undefined;
+}
+
+/** Whether `origin` names the host the request was sent to (scheme-insensitive: TLS may end before us). */
+function sameOrigin(origin: string, host: string): boolean {
+  try {
+    const url = new URL(origin);
+    return url.origin === origin && url.host.toLowerCase() === host.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Requests sent by a page of another origin are refused (403): a browser names the page's origin
+ * in `Origin` on every cross-origin request and on every POST, and only the API's own origin
+ * (scheme and host of the request) or one listed in AMUN_ALLOWED_ORIGINS may drive it. Requests
+ * without `Origin` (curl, SDKs, the CLI) are not from a page and pass.
+ */
+export function originGuard(allowedOrigins: ReadonlyArray<string>): MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
+  const allowed = new Set(allowedOrigins);
+  return {
+    before: async ({ event }) => {
+      const origin = header(event, 'origin');
+      if (origin === undefined || allowed.has(origin)) return;
+      if (!sameOrigin(origin, header(event, 'host') ?? event.requestContext.domainName)) {
+        throw new HttpError(403, 'cross-origin request refused', [{ path: '/headers/origin', message: `${origin} is not this API's origin; list it in AMUN_ALLOWED_ORIGINS to allow pages there to use the API` }]);
+      }
+    },
+  };
+}
+
+/**
+ * POST bodies must be declared `application/json` (415 otherwise). A web page can send a simple
+ * text/plain or form POST to any address without asking; a JSON one needs a CORS preflight,
+ * which this API never grants to a foreign origin.
+ */
+export function jsonContentType(): MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
+  return {
+    before: async ({ event }) => {
+      if (event.requestContext.http.method !== 'POST') return;
+      const type = header(event, 'content-type') ?? '';
+      const [media = '', ...params] = type.split(';').map((p) => p.trim().toLowerCase());
+      const charset = params.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/^"|"$/g, '');
+      if (media !== 'application/json' || (charset !== undefined && charset !== 'utf-8')) {
+        throw new HttpError(415, 'request body must be application/json', [
+          { path: '/headers/content-type', message: type ? `${type} is not application/json (UTF-8)` : 'missing; send Content-Type: application/json' },
+        ]);
       }
     },
   };
@@ -78,9 +139,9 @@ export function errorMapper(logger: Logger): MiddlewareObj<APIGatewayProxyEventV
   };
 }
 
-/** The JSON body of a POST: 400 with the parser's message when it is not JSON. */
+/** The JSON body of a POST: 400 naming the problem when it is not UTF-8 or not JSON. */
 export function jsonBody(event: APIGatewayProxyEventV2): unknown {
-  const text = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  const text = event.body === undefined ? '' : event.isBase64Encoded ? decodeUtf8(Buffer.from(event.body, 'base64'), '') : event.body;
   if (text.trim() === '') throw new SpecificationError('request body is empty', [{ path: '', message: 'expected a JSON object' }]);
   try {
     return JSON.parse(text) as unknown;

@@ -1,25 +1,22 @@
 /** build: a build message → the pipeline's build stage. */
 import type { App } from '../app.js';
 import type { BuildMessage } from '../core/generated/types.js';
-import { makeLogger } from '../logger.js';
+import { makeLogger, withLogKeys } from '../logger.js';
 import { queues } from '../routes.js';
-import { isLastAttempt, messageBody, sqsHandler, type SqsHandler } from '../lib/sqs.js';
+import { messageBody, recordingLastFailure, sqsHandler, type SqsHandler } from '../lib/sqs.js';
 
 export function makeBuildHandler(app: Pick<App, 'pipeline'>): SqsHandler {
   const logger = makeLogger('build');
   return sqsHandler(logger, async (record) => {
     const { inspection_id } = messageBody<BuildMessage>(record, 'buildMessage');
-    logger.appendKeys({ inspection_id });
-    try {
-      const outcome = await app.pipeline.build(inspection_id);
-      logger.info(outcome === 'skipped' ? 'build already recorded' : 'build recorded');
-    } catch (error) {
-      // Nothing is retried forever: the last attempt records the failure where status shows it.
-      if (!isLastAttempt(record, queues.work.maxReceiveCount)) throw error;
-      logger.error('build failed on its last attempt; recording it', { error: error as Error });
-      await app.pipeline.recordBuildFailure(inspection_id, `build failed ${queues.work.maxReceiveCount} times: ${(error as Error).message}`);
-    } finally {
-      logger.removeKeys(['inspection_id']);
-    }
+    await withLogKeys({ inspection_id }, () =>
+      recordingLastFailure(
+        record,
+        queues.work.maxReceiveCount,
+        logger,
+        async () => logger.info((await app.pipeline.build(inspection_id, undefined, { deliveryId: record.messageId })) === 'skipped' ? 'build recorded or claimed by another delivery' : 'build recorded'),
+        (reason) => app.pipeline.recordBuildFailure(inspection_id, `the build ${reason}`),
+      ),
+    );
   });
 }

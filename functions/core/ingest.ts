@@ -6,7 +6,7 @@
  */
 import { SpecificationError, type Problem } from './errors.js';
 import type { InspectionService } from './inspections.js';
-import { stableJson } from './json.js';
+import { decodeUtf8, stableJson } from './json.js';
 import type { ObjectStore } from './ports.js';
 
 export interface DroppedSpec {
@@ -42,8 +42,9 @@ export async function ingestDrop(drop: DroppedSpec, deps: { store: ObjectStore; 
   if (!body) return { kind: 'ignored', why: 'the object is gone' };
   let input: unknown;
   try {
-    input = JSON.parse(body.toString('utf8'));
+    input = JSON.parse(decodeUtf8(body, '', 'the dropped specification'));
   } catch (error) {
+    if (error instanceof SpecificationError) return reject(store, drop, markers.error, error.problems);
     return reject(store, drop, markers.error, [{ path: '', message: `not JSON: ${(error as Error).message}` }]);
   }
   try {

@@ -29,6 +29,10 @@ export class Layout {
   buildLog(id: string): string {
     return `${this.prefix}/${id}/build/log`;
   }
+  /** Ours: which delivery of the build message builds (the first to create it); its duplicates leave the build to it. */
+  buildClaim(id: string): string {
+    return `${this.prefix}/${id}/build/claim`;
+  }
   /** Ours: outcome of the build; its creation triggers scheduling. */
   buildStatus(id: string): string {
     return `${this.prefix}/${id}/build/status`;

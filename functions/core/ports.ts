@@ -11,10 +11,34 @@ export interface ListPage {
   nextToken?: string;
 }
 
+/** A body the store uploads from a local file: streamed, in parts when large, never held in memory. */
+export interface FileBody {
+  path: string;
+  size: number;
+}
+
+export type ObjectBody = string | Buffer | FileBody;
+
+/** An object as read, with the ETag a conditional write can name. */
+export interface VersionedObject {
+  body: Buffer;
+  etag: string;
+}
+
+/** When a conditional write may happen: the key does not exist yet, or the object still has this ETag. */
+export type WriteCondition = { absent: true } | { etag: string };
+
 export interface ObjectStore {
   get(key: string): Promise<Buffer | undefined>;
+  /** The object with its ETag, for a compare-and-swap with `putIf`. */
+  read(key: string): Promise<VersionedObject | undefined>;
+  /**
+   * Writes only when `condition` holds at the moment of the write (S3's If-None-Match / If-Match):
+   * of racing writers, exactly one succeeds. False when the condition did not hold.
+   */
+  putIf(key: string, body: string | Buffer, condition: WriteCondition, contentType?: string): Promise<boolean>;
   /** `tags` become S3 object tags (lifecycle rules match them). */
-  put(key: string, body: string | Buffer, contentType?: string, tags?: Readonly<Record<string, string>>): Promise<void>;
+  put(key: string, body: ObjectBody, contentType?: string, tags?: Readonly<Record<string, string>>): Promise<void>;
   exists(key: string): Promise<boolean>;
   list(prefix: string, options?: { delimiter?: string; maxKeys?: number; token?: string; startAfter?: string }): Promise<ListPage>;
   delete(key: string): Promise<void>;
@@ -79,11 +103,16 @@ export interface RunRequest {
   signal?: AbortSignal;
 }
 
-/** What one run produced: the files the harness wrote. `result` is uploaded last, since it triggers indexing. */
+/**
+ * What one run produced: the files the harness wrote. `result` is uploaded last, since it triggers
+ * indexing. The log can be large (up to the output limit per stream): it stays a file until it is
+ * uploaded, and `release` removes what the output keeps on disk once the pipeline is done with it.
+ */
 export interface RunOutput {
   result: Buffer;
-  log: Buffer;
+  log: Buffer | FileBody;
   hwinfo?: Buffer;
+  release?: () => Promise<void>;
 }
 
 export interface Executor {

@@ -1,6 +1,8 @@
 /** Specification handling: validation, defaults exactly as the original fills them, inspection ids. */
 import { createHash, randomBytes } from 'node:crypto';
 import type { InspectionSpecification } from './generated/types.js';
+import { SpecificationError } from './errors.js';
+import { MAX_INPUT_DEPTH, tooDeep } from './json.js';
 import { assertInput } from './validation.js';
 
 export const DEFAULT_REQUESTS = { cpu: '500m', memory: '256Mi' } as const;
@@ -16,6 +18,8 @@ export function originalTimestamp(date: Date): string {
  * and the service version. Fields the caller did not send stay absent, as in the original.
  */
 export function normalizeSpecification(input: unknown, options: { now: Date; version: string }): InspectionSpecification {
+  const deep = tooDeep(input);
+  if (deep !== undefined) throw new SpecificationError('invalid specification', [{ path: deep, message: `nested more than ${MAX_INPUT_DEPTH} levels deep` }]);
   const spec = assertInput<InspectionSpecification>('specification', input, 'specification');
   const { ['@created']: _c, ['@amun_version']: _v, ['@script_url']: _u, ...given } = spec;
   const out: InspectionSpecification = structuredClone(given);

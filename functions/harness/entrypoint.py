@@ -10,6 +10,17 @@ Writes to the output directory:
   result  the run report (schemas/result.json), JSON, written last and atomically: its
           appearance is what triggers indexing
 
+Every process the script starts ends with the run: the harness is the init of a PID namespace
+(containers, pods, the process executor where `unshare` works) or a child subreaper (Linux
+prctl), so orphans and daemons that left the script's session are re-parented to it, and it
+kills whatever is still running once the script has exited or its deadline passed. The report
+lists what had to be killed. Without either mechanism it refuses to run the script when asked to
+(`--require-containment`) rather than leave processes behind.
+
+Outputs of any size are recorded, never lost: stdout and stderr go to files, and the log and the
+report keep the head and the tail of each stream within configurable limits, saying what was left
+out (`truncated`, `output_bytes`).
+
 Exits 0 whenever it wrote a result, whatever the script's exit code; non-zero only when no
 result could be written at all.
 """
@@ -40,12 +51,18 @@ except Exception:  # the report says hwinfo null rather than failing the run
 
 EXECUTORS = ("process", "container", "kubernetes")
 KILL_GRACE_SECONDS = 5.0
+LEFTOVER_GRACE_SECONDS = 2.0
 SUBPROCESS_TIMEOUT = 10
 USAGE_FIELDS = (
     "ru_utime", "ru_stime", "ru_maxrss", "ru_ixrss", "ru_idrss", "ru_isrss", "ru_minflt", "ru_majflt",
     "ru_nswap", "ru_inblock", "ru_oublock", "ru_msgsnd", "ru_msgrcv", "ru_nsignals", "ru_nvcsw", "ru_nivcsw",
 )
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+DEFAULT_OUTPUT_LIMIT = 8 * 1024 * 1024
+DEFAULT_RESULT_OUTPUT_LIMIT = 1024 * 1024
+MAX_KILLED_LISTED = 100
+PR_SET_CHILD_SUBREAPER = 36
+COPY_CHUNK = 1024 * 1024
 
 
 class HarnessError(Exception):
@@ -80,6 +97,13 @@ def parse_options(argv):
     parser.add_argument("--venv", default=_env("AMUN_VENV") or "/home/amun/venv")
     parser.add_argument("--workdir", default=_env("AMUN_WORKDIR"),
                         help="directory the script runs in (default: the script's directory)")
+    parser.add_argument("--output-limit", dest="output_limit", default=_env("AMUN_OUTPUT_LIMIT_BYTES"),
+                        help="bytes of each of stdout and stderr kept in the log (head and tail)")
+    parser.add_argument("--result-output-limit", dest="result_output_limit", default=_env("AMUN_RESULT_OUTPUT_LIMIT_BYTES"),
+                        help="bytes of each of stdout and stderr kept in the report, as encoded JSON")
+    parser.add_argument("--require-containment", dest="require_containment", action="store_true",
+                        default=_env("AMUN_REQUIRE_CONTAINMENT") in ("1", "true"),
+                        help="refuse to run the script when its processes cannot be made to end with the run")
     options = parser.parse_args(argv)
 
     # Bad values must not cost the run its report: fall back and say so on stderr.
@@ -101,7 +125,22 @@ def parse_options(argv):
         except Exception:
             _warn("deadline %r is not a number of seconds, running without one" % (options.deadline,))
             options.deadline = None
+    options.output_limit = _limit(options.output_limit, DEFAULT_OUTPUT_LIMIT, "output limit")
+    options.result_output_limit = _limit(options.result_output_limit, DEFAULT_RESULT_OUTPUT_LIMIT, "result output limit")
     return options
+
+
+def _limit(value, default, what):
+    if value is None:
+        return default
+    try:
+        limit = int(value)
+        if limit < 1024:
+            raise ValueError(value)
+        return limit
+    except Exception:
+        _warn("%s %r is not a number of bytes of at least 1024, using %d" % (what, value, default))
+        return default
 
 
 def _utc_now():
@@ -225,6 +264,152 @@ def _killpg(pgid, signum):
         return False
 
 
+# ---------------------------------------------------------------- containment
+
+
+def setup_containment():
+    """How the script's processes are kept below the harness: 'pid_namespace' when the harness is
+    the init of a PID namespace (a container, a pod, `unshare --pid`), 'subreaper' when the kernel
+    made it a child subreaper (orphans are re-parented to it instead of to init), else None."""
+    if os.getpid() == 1:
+        return "pid_namespace"
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes  # only here: most runs are in a PID namespace and never need it
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0:
+                return "subreaper"
+        except Exception:
+            pass
+    return None
+
+
+def _proc_is_ours():
+    """True when /proc shows this process under its own pid (the proc mount of our PID
+    namespace): only then may the process table be used to find our descendants."""
+    try:
+        return os.readlink("/proc/self") == str(os.getpid())
+    except Exception:
+        return False
+
+
+def _process_table():
+    """{pid: (ppid, state)} of every process /proc shows."""
+    table = {}
+    try:
+        names = os.listdir("/proc")
+    except Exception:
+        return table
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as handle:
+                data = handle.read()
+            fields = data[data.rfind(b")") + 2:].split()
+            table[int(name)] = (int(fields[1]), fields[0].decode("ascii", "replace"))
+        except Exception:
+            continue
+    return table
+
+
+def _descendants(root):
+    """Live (not zombie) descendants of root, parents before children."""
+    table = _process_table()
+    children = {}
+    for pid, (ppid, _state) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found = []
+    queue = list(children.get(root, ()))
+    while queue:
+        pid = queue.pop(0)
+        if pid == root or pid in found:
+            continue
+        found.append(pid)
+        queue.extend(children.get(pid, ()))
+    return [pid for pid in found if table.get(pid, (0, "Z"))[1] not in ("Z", "X")]
+
+
+def _command(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            text = handle.read().replace(b"\0", b" ").strip().decode("utf-8", "replace")
+        if text:
+            return text[:300]
+        with open("/proc/%d/comm" % pid, "rb") as handle:
+            return "[%s]" % handle.read().strip().decode("utf-8", "replace")
+    except Exception:
+        return ""
+
+
+def _reap():
+    """Collects every exited child (our own, and orphans re-parented to us)."""
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except Exception:
+            return
+        if pid == 0:
+            return
+
+
+def _signal_all(pids, signum):
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except Exception:
+            pass
+
+
+class Leftovers(object):
+    """What the script left running, and ending it."""
+
+    def __init__(self, containment):
+        self.enabled = containment is not None and _proc_is_ours()
+        self.seen = {}
+
+    def note(self):
+        """Records the live descendants (their command lines, while they still have them)."""
+        if not self.enabled:
+            return []
+        pids = _descendants(os.getpid())
+        for pid in pids:
+            if pid not in self.seen:
+                self.seen[pid] = _command(pid)
+        return pids
+
+    def end(self, grace):
+        """SIGTERM to every descendant, up to `grace` seconds for them to go, then SIGSTOP until no
+        new one appears (a stopped process cannot fork) and SIGKILL. Returns what was killed."""
+        if not self.enabled:
+            return []
+        pids = self.note()
+        if pids:
+            _signal_all(pids, signal.SIGTERM)
+            until = time.monotonic() + grace
+            while pids and time.monotonic() < until:
+                time.sleep(0.05)
+                _reap()
+                pids = self.note()
+        for _round in range(100):
+            pids = self.note()
+            if not pids:
+                break
+            stopped = set()
+            while True:
+                fresh = [pid for pid in self.note() if pid not in stopped]
+                if not fresh or len(stopped) > 100000:
+                    break
+                _signal_all(fresh, signal.SIGSTOP)
+                stopped.update(fresh)
+            _signal_all(stopped, signal.SIGKILL)
+            time.sleep(0.01)
+            _reap()
+        _reap()
+        return [{"pid": pid, "command": command} for pid, command in sorted(self.seen.items())]
+
+
 class Run(object):
     """Starts the script in its own session and waits for it under the deadline."""
 
@@ -286,12 +471,19 @@ class Run(object):
                 _killpg(self.proc.pid, signal.SIGKILL)
 
 
-def _read_bytes(path):
+def _read_bytes(path, limit=None):
     try:
         with open(path, "rb") as handle:
-            return handle.read()
+            return handle.read() if limit is None else handle.read(limit)
     except Exception:
         return b""
+
+
+def _size(path):
+    try:
+        return os.path.getsize(path)
+    except Exception:
+        return 0
 
 
 def _reject_constant(name):
@@ -309,14 +501,77 @@ def parse_stdout(text):
         return text
 
 
+def _marker(stream, omitted, size):
+    return "\n[amun: %d bytes of %s left out here; the stream had %d bytes]\n" % (omitted, stream, size)
+
+
+def _head_and_tail(path, size, keep):
+    """The first and the last bytes of a file, `keep` in all."""
+    head_bytes = keep // 2
+    with open(path, "rb") as handle:
+        head = handle.read(head_bytes)
+        handle.seek(max(size - (keep - head_bytes), len(head)))
+        tail = handle.read(keep - head_bytes)
+    return head, tail
+
+
+def copy_bounded(path, size, limit, stream, target):
+    """Appends the stream to the log: whole within the limit, else its head, a marker and its
+    tail, copied in chunks (an output of any size costs no more memory than a chunk).
+    Returns True when something was left out."""
+    with open(path, "rb") as source:
+        if size <= limit:
+            shutil.copyfileobj(source, target, COPY_CHUNK)
+            return False
+        head_bytes = limit // 2
+        left = head_bytes
+        while left > 0:
+            chunk = source.read(min(COPY_CHUNK, left))
+            if not chunk:
+                break
+            target.write(chunk)
+            left -= len(chunk)
+        tail_start = size - (limit - head_bytes)
+        target.write(_marker(stream, tail_start - head_bytes, size).encode("utf-8"))
+        source.seek(tail_start)
+        shutil.copyfileobj(source, target, COPY_CHUNK)
+        return True
+
+
+def _encoded_size(value):
+    return len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+
+
+def report_text(path, size, limit, stream):
+    """(value, truncated) of a stream for the report. Within the limit: the whole text (stdout
+    parsed as JSON when it is JSON). Else, and whenever its JSON encoding would exceed the limit,
+    its head and tail around a marker, sized so that the encoded text stays within the limit."""
+    if size <= limit:
+        text = _read_bytes(path).decode("utf-8", "replace")
+        value = parse_stdout(text) if stream == "stdout" else text
+        if not isinstance(value, str) or _encoded_size(value) <= limit:
+            return value, False
+    keep = min(size, limit)
+    text = ""
+    for _attempt in range(12):
+        head, tail = _head_and_tail(path, size, keep)
+        omitted = size - len(head) - len(tail)
+        text = head.decode("utf-8", "replace") + _marker(stream, omitted, size) + tail.decode("utf-8", "replace")
+        encoded = _encoded_size(text)
+        if encoded <= limit:
+            return text, True
+        keep = max(0, int(keep * limit / encoded * 0.9))
+    return _marker(stream, size, size), True
+
+
 def _dump(value):
-    return json.dumps(value, sort_keys=True, indent=2, allow_nan=False)
+    return json.dumps(value, sort_keys=True, indent=2, allow_nan=False, ensure_ascii=False)
 
 
 def write_atomically(directory, name, text):
     fd, tmp = tempfile.mkstemp(prefix="." + name + ".", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
             # No fsync: the reader is on this machine and reads right after us; the rename below
             # is what makes the file appear whole.
             handle.write(text)
@@ -406,6 +661,7 @@ def run(options, result, scratch):
 
     stdout_path = os.path.join(scratch, "stdout")
     stderr_path = os.path.join(scratch, "stderr")
+    leftovers = Leftovers(options.containment)
     with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
         runner = Run(argv, cwd, child_environment(options.venv, has_venv), out, err, options.deadline)
         started_wall = _utc_now()
@@ -432,6 +688,8 @@ def run(options, result, scratch):
             # Right after the wait, before the harness starts any other child of its own.
             result["usage"] = usage_of_children()
         finally:
+            # Everything still running below the harness (the script's group, and what left it).
+            killed = leftovers.end(LEFTOVER_GRACE_SECONDS)
             runner.cleanup()
             for signum, handler in previous.items():
                 if handler is not None:
@@ -447,22 +705,40 @@ def run(options, result, scratch):
         result["message"] = runner.message
     elif runner.signalled is not None:
         result["message"] = "the harness received signal %d and passed it on to the script" % runner.signalled
+    if killed:
+        result["killed_processes"] = killed[:MAX_KILLED_LISTED]
+        note = "%d process%s the script left running %s killed when it ended" % (
+            len(killed), "" if len(killed) == 1 else "es", "was" if len(killed) == 1 else "were")
+        if len(killed) > MAX_KILLED_LISTED:
+            note += " (the first %d are listed)" % MAX_KILLED_LISTED
+        result["message"] = note if not result.get("message") else result["message"] + "; " + note
+    record_output(options, result, stdout_path, stderr_path)
 
-    stdout_bytes = _read_bytes(stdout_path)
-    stderr_bytes = _read_bytes(stderr_path)
-    result["_log"] = stdout_bytes + stderr_bytes
-    result["stdout"] = parse_stdout(stdout_bytes.decode("utf-8", "replace"))
-    result["stderr"] = stderr_bytes.decode("utf-8", "replace")
+
+def record_output(options, result, stdout_path, stderr_path):
+    """Writes the log (stdout, then stderr, each within the output limit) and puts both streams
+    into the report within the report's limit, with their sizes and whether anything was cut."""
+    sizes = {"stdout": _size(stdout_path), "stderr": _size(stderr_path)}
+    cut = False
+    try:
+        with open(os.path.join(os.path.abspath(options.output), "log"), "wb") as log:
+            for stream, path in (("stdout", stdout_path), ("stderr", stderr_path)):
+                cut = copy_bounded(path, sizes[stream], options.output_limit, stream, log) or cut
+    except Exception as error:
+        _warn("cannot write the log: %s" % error)
+    result["stdout"], stdout_cut = report_text(stdout_path, sizes["stdout"], options.result_output_limit, "stdout")
+    result["stderr"], stderr_cut = report_text(stderr_path, sizes["stderr"], options.result_output_limit, "stderr")
+    result["output_bytes"] = sizes
+    result["truncated"] = cut or stdout_cut or stderr_cut
 
 
 def write_outputs(output, result):
-    log = result.pop("_log", b"")
     result.pop("_python", None)
-    try:
-        with open(os.path.join(output, "log"), "wb") as handle:
-            handle.write(log)
-    except Exception as error:
-        _warn("cannot write the log: %s" % error)
+    if not os.path.exists(os.path.join(output, "log")):
+        try:
+            open(os.path.join(output, "log"), "wb").close()
+        except Exception as error:
+            _warn("cannot write the log: %s" % error)
     if result.get("hwinfo") is not None:
         try:
             write_atomically(output, "hwinfo", _dump(result["hwinfo"]) + "\n")
@@ -499,6 +775,12 @@ def main(argv=None):
                 scratch = tempfile.mkdtemp(prefix="amun-harness-")
             except Exception:  # read-only /tmp: keep the captured streams beside the outputs until the end
                 scratch = tempfile.mkdtemp(prefix=".amun-harness-", dir=output)
+            options.containment = setup_containment()
+            result["containment"] = options.containment or "process_group"
+            if options.containment is None and options.require_containment:
+                raise HarnessError(
+                    "cannot make the script's processes end with the run here: no PID namespace and no "
+                    "child subreaper (Linux prctl); use the container executor")
             run(options, result, scratch)
         except HarnessError as error:
             _fail(result, "harness_error", str(error))

@@ -5,8 +5,11 @@ import { layoutObjectHandler } from '../lib/s3-stage.js';
 import type { SqsHandler } from '../lib/sqs.js';
 
 export function makeIndexHandler(app: Pick<App, 'pipeline' | 'layout'>): SqsHandler {
-  return layoutObjectHandler(app, makeLogger('index'), (rest) => /^results\/[0-9]+\/result$/.test(rest), async (id) => {
-    await app.pipeline.index(id);
-    return 'summary updated';
+  return layoutObjectHandler(app, makeLogger('index'), {
+    accepts: (rest) => /^results\/[0-9]+\/result$/.test(rest),
+    run: async (id, _rest, deliveryId) => {
+      await app.pipeline.index(id, { deliveryId });
+      return 'summary updated';
+    },
   });
 }

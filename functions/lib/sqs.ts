@@ -77,6 +77,27 @@ export function isLastAttempt(record: SQSRecord, maxReceiveCount: number): boole
   return Number(record.attributes?.ApproximateReceiveCount ?? '1') >= maxReceiveCount;
 }
 
+/**
+ * Nothing is retried forever: runs `work`, and when it fails on the record's last delivery (the
+ * queue would move the message to its dead-letter queue next), calls `record` with the reason so
+ * that the failure lands where status shows it, instead of rethrowing.
+ */
+export async function recordingLastFailure(
+  message: SQSRecord,
+  maxReceiveCount: number,
+  logger: Logger,
+  work: () => Promise<void>,
+  record: (reason: string) => Promise<unknown>,
+): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if (!isLastAttempt(message, maxReceiveCount)) throw error;
+    logger.error('failed on the last delivery; recording the failure', { error: error as Error });
+    await record(`failed ${maxReceiveCount} times: ${(error as Error).message}`);
+  }
+}
+
 export function decodeS3Key(key: string): string {
   return decodeURIComponent(key.replace(/\+/g, ' '));
 }

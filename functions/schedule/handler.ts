@@ -1,12 +1,19 @@
 /** schedule: `build/status` appeared → start the runs or close the inspection. */
 import type { App } from '../app.js';
 import { makeLogger } from '../logger.js';
+import { queues } from '../routes.js';
 import { layoutObjectHandler } from '../lib/s3-stage.js';
 import type { SqsHandler } from '../lib/sqs.js';
 
 export function makeScheduleHandler(app: Pick<App, 'pipeline' | 'layout'>): SqsHandler {
-  return layoutObjectHandler(app, makeLogger('schedule'), (rest) => rest === 'build/status', async (id) => {
-    await app.pipeline.schedule(id);
-    return 'scheduled';
+  return layoutObjectHandler(app, makeLogger('schedule'), {
+    accepts: (rest) => rest === 'build/status',
+    run: async (id, _rest, deliveryId) => {
+      await app.pipeline.schedule(id, { deliveryId });
+      return 'scheduled';
+    },
+    // Runs that could not be started (a cluster or registry that stays unreachable) are recorded
+    // as failed items, and the inspection closes, instead of hanging in the dead-letter queue.
+    lastFailure: { maxReceiveCount: queues.scheduleEvents.maxReceiveCount, record: (id, reason) => app.pipeline.recordScheduleFailure(id, `scheduling ${reason}`) },
   });
 }

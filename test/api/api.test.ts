@@ -16,6 +16,12 @@ import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../
 import { api, snapshot, tempDir, waitFor } from '../support/stack.js';
 
 const V1 = '/api/v1';
+
+/** A specification whose python.requirements nests `depth` objects, and the pointer where the depth limit cuts it. */
+function deeplyNested(depth: number): string {
+  return `{"base": "fedora:39", "python": {"requirements": ${'{"a": '.repeat(depth)}1${'}'.repeat(depth)}}}`;
+}
+const deepPointer = `/python/requirements${'/a'.repeat(64 - 2)}`;
 const scriptless = (identifier: string) => ({ base: 'registry.fedoraproject.org/fedora:40', identifier });
 const context = { awsRequestId: 'replay', functionName: 'ingest', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -338,6 +344,27 @@ describe('the ten v1 endpoints', () => {
       });
       expect(error.problems).toEqual([{ path: '', message: expect.any(String) }]);
     });
+
+    it.each([
+      ['nested 2,000 deep', 'specs/deep.json', Buffer.from(deeplyNested(2000)), [{ path: deepPointer, message: 'nested more than 64 levels deep' }]],
+      ['not UTF-8', 'specs/latin1.json', Buffer.concat([Buffer.from('{"base": "fedora:39", "identifier": "caf'), Buffer.from([0xe9]), Buffer.from('"}')]), [{ path: '', message: 'not valid UTF-8 at byte offset 40' }]],
+    ])('a drop %s gets an error marker at the first delivery, and is not retried', async (_what, key, body, problems) => {
+      const sent = h.stack.app.queues.work.sent;
+      await makeS3Client({ region: h.stack.config.region, endpoint: h.stack.storageEndpoint }).send(new PutObjectCommand({ Bucket: h.stack.config.bucket, Key: key, Body: body, ContentType: 'application/json' }));
+      const errorKey = key.replace(/\.json$/, '.error.json');
+      const error = await waitFor('the error marker', async () => {
+        const raw = await h.stack.app.store.get(errorKey);
+        return raw ? (JSON.parse(raw.toString('utf8')) as { problems: Array<{ path: string; message: string }> }) : undefined;
+      });
+      expect(error.problems).toEqual(problems);
+      await h.stack.idle();
+      const deliveries = h.ingestEvents.filter((e) => e.Records.some((r) => r.body.includes(`"key":"${key}"`)));
+      expect(deliveries).toHaveLength(1);
+      expect(h.stack.app.queues.work.sent).toBe(sent);
+      const sqs = makeSqsClient({ region: h.stack.config.region, endpoint: h.stack.storageEndpoint });
+      const dlq = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: h.stack.dlqUrls.ingestEvents, AttributeNames: ['ApproximateNumberOfMessages'] }));
+      expect(dlq.Attributes?.ApproximateNumberOfMessages).toBe('0');
+    });
   });
 });
 
@@ -459,17 +486,43 @@ describe('listing and bad input', () => {
     { name: 'page=abc', method: 'GET', path: '/inspect?page=abc', status: 400, paths: ['/page'] },
     { name: 'limit=abc', method: 'GET', path: '/inspect?limit=abc', status: 400, paths: ['/limit'] },
     { name: 'limit=0', method: 'GET', path: '/inspect?limit=0', status: 400, paths: ['/limit'] },
+    // A body nested thousands deep: a clear 400 at the depth limit, not a stack overflow (500).
+    { name: 'requirements nested 2,000 deep', method: 'POST', path: '/inspect', body: deeplyNested(2000), status: 400, paths: [deepPointer] },
+    { name: 'a JSON array nested 100,000 deep', method: 'POST', path: '/inspect', body: `${'['.repeat(100_000)}${']'.repeat(100_000)}`, status: 400, paths: ['/0'.repeat(64)] },
+    // Input is never silently altered: bytes that are not UTF-8 are refused, not replaced with U+FFFD.
+    { name: 'invalid UTF-8 in the body', method: 'POST', path: '/inspect', body: Buffer.concat([Buffer.from('{"base": "fedora:39", "identifier": "caf'), Buffer.from([0xe9]), Buffer.from('"}')]), status: 400, paths: [''] },
+    { name: 'a truncated UTF-8 sequence', method: 'POST', path: '/_debug/generate-dockerfile', body: Buffer.concat([Buffer.from('{"base": "fedora:39", "identifier": "x'), Buffer.from([0xe2, 0x82]), Buffer.from('"}')]), status: 400, paths: [''] },
+    // What a web page can send without a CORS preflight is refused.
+    { name: 'a text/plain POST', method: 'POST', path: '/inspect', body: JSON.stringify(spec), headers: { 'content-type': 'text/plain' }, status: 415, paths: ['/headers/content-type'] },
+    { name: 'a form POST', method: 'POST', path: '/inspect', body: 'base=fedora', headers: { 'content-type': 'application/x-www-form-urlencoded' }, status: 415, paths: ['/headers/content-type'] },
+    { name: 'a POST without Content-Type', method: 'POST', path: '/inspect', body: JSON.stringify(spec), headers: { 'content-type': '' }, status: 415, paths: ['/headers/content-type'] },
+    { name: 'JSON in another charset', method: 'POST', path: '/inspect', body: JSON.stringify(spec), headers: { 'content-type': 'application/json; charset=latin1' }, status: 415, paths: ['/headers/content-type'] },
+    { name: 'a POST from a foreign origin', method: 'POST', path: '/inspect', body: JSON.stringify(spec), headers: { origin: 'https://evil.example' }, status: 403, paths: ['/headers/origin'] },
+    { name: 'a GET from a foreign origin', method: 'GET', path: '/inspect', headers: { origin: 'https://evil.example' }, status: 403, paths: ['/headers/origin'] },
+    { name: 'an opaque origin', method: 'POST', path: '/inspect', body: JSON.stringify(spec), headers: { origin: 'null' }, status: 403, paths: ['/headers/origin'] },
+    // DNS rebinding: a name re-pointed at 127.0.0.1 arrives with that name as Host.
+    { name: 'a Host this server is not', method: 'POST', path: '/inspect', body: JSON.stringify(spec), headers: { host: 'evil.example' }, status: 403, paths: ['/headers/host'] },
+    { name: 'a Host this server is not, on a GET', method: 'GET', path: '/inspect', headers: { host: 'evil.example:8080' }, status: 403, paths: ['/headers/host'] },
+    { name: 'a 127-lookalike Host name', method: 'GET', path: '/version', headers: { host: '127.0.0.1.evil.example' }, status: 403, paths: ['/headers/host'] },
   ];
 
   it.each(cases.map((c) => [c.name, c] as const))('bad input: %s → 4xx with every problem, nothing stored, nothing queued', async (_name, c) => {
     const path = `${V1}${c.path.replace('{id}', ids[0] ?? 'inspection-missing-00000000')}`;
-    const headers: Record<string, string> = c.body !== undefined ? { 'content-type': 'application/json' } : {};
+    const headers: Record<string, string> = { ...(c.method === 'POST' ? { 'content-type': 'application/json' } : {}), ...c.headers };
+    if (headers['content-type'] === '') delete headers['content-type'];
     const r = await expectNoSideEffects(h, () => raw(h.stack.apiUrl, c.method, path, c.body, headers));
     expect({ status: r.status }).toEqual({ status: c.status });
     expect(r.status).toBeLessThan(500);
     expectErrorShape(r.body);
     // Every problem is reported with its path (one field may break several keywords: one path, twice).
     if (c.paths) expect([...new Set((r.body.problems as Array<{ path: string }>).map((p) => p.path))].sort()).toEqual([...c.paths].sort());
+  });
+
+  it('names the byte offset of the first byte that is not UTF-8', async () => {
+    const body = Buffer.concat([Buffer.from('{"base": "fedora:39", "identifier": "caf'), Buffer.from([0xe9]), Buffer.from('"}')]);
+    const r = await raw(h.stack.apiUrl, 'POST', `${V1}/inspect`, body, { 'content-type': 'application/json' });
+    expect(r.status).toBe(400);
+    expect(r.body.problems).toEqual([{ path: '', message: 'not valid UTF-8 at byte offset 40' }]);
   });
 
   it('bad input: a body over 1 MiB sent in chunks without a length → 413, nothing stored', async () => {
@@ -577,15 +630,23 @@ describe('AMUN_API_TOKEN', () => {
     }
   });
 
-  it('POST with the right token → 202; GETs stay open', async () => {
+  it('POST with the right token → 202; every read needs it too, but /version', async () => {
     const r = await api(h.stack.apiUrl, 'POST', `${V1}/inspect`, scriptless('token'), { authorization: 'Bearer s3cret' });
     expect(r.status).toBe(202);
     const id = r.body.inspection_id as string;
     expect((await api(h.stack.apiUrl, 'POST', `${V1}/_debug/generate-dockerfile`, scriptless('token'), { authorization: 'Bearer s3cret' })).status).toBe(200);
-    for (const path of ['/version', '/inspect', `/inspect/${id}/status`, `/inspect/${id}/specification`, `/inspect/${id}/job/batch-size`, '/openapi.json']) {
-      const g = await api(h.stack.apiUrl, 'GET', `${V1}${path}`);
-      expect({ path, status: g.status }).toEqual({ path, status: 200 });
+    await waitFor('the build log', async () => ((await api(h.stack.apiUrl, 'GET', `${V1}/inspect/${id}/build/log`, undefined, { authorization: 'Bearer s3cret' })).status === 200 ? true : undefined));
+    const reads = ['/inspect', `/inspect/${id}/status`, `/inspect/${id}/specification`, `/inspect/${id}/job/batch-size`, `/inspect/${id}/build/log`, `/inspect/${id}/job/0/result`, `/inspect/${id}/job/0/log`, '/openapi.json', '/no/such/endpoint'];
+    for (const path of reads) {
+      const without = await api(h.stack.apiUrl, 'GET', `${V1}${path}`);
+      expect({ path, status: without.status }).toEqual({ path, status: 401 });
+      expect(without.text).not.toContain('registry.fedoraproject.org');
+      const wrong = await api(h.stack.apiUrl, 'GET', `${V1}${path}`, undefined, { authorization: 'Bearer s3cret-not' });
+      expect({ path, status: wrong.status }).toEqual({ path, status: 401 });
+      const right = await api(h.stack.apiUrl, 'GET', `${V1}${path}`, undefined, { authorization: 'Bearer s3cret' });
+      expect({ path, status: right.status }).not.toEqual({ path, status: 401 });
     }
+    expect((await api(h.stack.apiUrl, 'GET', `${V1}/version`)).status).toBe(200);
   });
 
   it('asks for a Bearer token in WWW-Authenticate', async () => {

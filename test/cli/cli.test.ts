@@ -159,12 +159,13 @@ describe('amun CLI', () => {
 
     beforeAll(async () => {
       server = spawn(tsx, ['cli/amun.ts', 'serve', '--port', '0', '--data-dir', join(dir.path, 'served')], { cwd: repo, env: childEnv({ AMUN_API_TOKEN: token }), stdio: ['ignore', 'pipe', 'pipe'] });
-      server.stderr!.on('data', (d: Buffer) => (serverErr += d.toString()));
       url = await new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`serve did not start: ${serverOut}\n${serverErr}`)), 30_000);
-        server.stdout!.on('data', (d: Buffer) => {
-          serverOut += d.toString();
-          const m = /amun is listening on (http:\/\/\S+\/api\/v1)/.exec(serverOut);
+        // The human line goes to stderr; stdout carries the JSON log.
+        server.stdout!.on('data', (d: Buffer) => (serverOut += d.toString()));
+        server.stderr!.on('data', (d: Buffer) => {
+          serverErr += d.toString();
+          const m = /amun is listening on (http:\/\/\S+\/api\/v1)/.exec(serverErr);
           if (m?.[1]) {
             clearTimeout(timer);
             resolve(m[1]);
@@ -183,6 +184,7 @@ describe('amun CLI', () => {
     });
 
     let id = '';
+    const authed = (args: string[], options: { env?: Record<string, string> } = {}) => amun(args, { ...options, env: { AMUN_API_TOKEN: token, ...options.env } });
 
     it('submit needs the token, then prints the inspection id', async () => {
       const spec = join(dir.path, 'scriptless.yaml');
@@ -198,36 +200,40 @@ describe('amun CLI', () => {
     });
 
     it('status --json answers the API status until finished; results --json has no runs', async () => {
+      // Reads need the token too: the CLI sends it on every request.
+      const denied = await amun(['status', id, '--url', url]);
+      expect(denied.code).toBe(1);
+      expect(denied.stderr).toMatch(/answered 401: authorization required/);
       let status: any;
       for (let i = 0; i < 60; i++) {
-        const out = await amun(['status', id, '--json', '--url', url]);
+        const out = await authed(['status', id, '--json', '--url', url]);
         expect(out.code).toBe(0);
         status = JSON.parse(out.stdout).status;
         if (status.workflow?.finished) break;
         await new Promise((r) => setTimeout(r, 250));
       }
       expect(status.workflow).toMatchObject({ inspection_id: id, state: 'succeeded', build: 'succeeded', finished: true, has_script: false });
-      const text = await amun(['status', id, '--url', url]);
+      const text = await authed(['status', id, '--url', url]);
       expect(text.stdout).toMatch(/^state\s+succeeded \(finished\)$/m);
       expectPlain(text);
 
-      const results = await amun(['results', id, '--json', '--url', url]);
+      const results = await authed(['results', id, '--json', '--url', url]);
       expect(results.code).toBe(0);
       expect(JSON.parse(results.stdout)).toMatchObject({ inspection_id: id, results: [], status: { workflow: { state: 'succeeded' } } });
-      const table = await amun(['results', id, '--url', url]);
+      const table = await authed(['results', id, '--url', url]);
       expect(table.stdout).toMatch(/^succeeded, no script — inspection inspection-no-script-/m);
       expect(table.stdout).toContain(`stored at ${url}/inspect/${id}`);
 
-      const log = await amun(['logs', id, '--build', '--url', url]);
+      const log = await authed(['logs', id, '--build', '--url', url]);
       expect(log.code).toBe(0);
       expect(log.stdout).toContain('process executor');
     });
 
     it('list shows the inspection; unknown ids exit 1', async () => {
-      const out = await amun(['list', '--page', '1', '--limit', '10', '--url', url]);
+      const out = await authed(['list', '--page', '1', '--limit', '10', '--url', url]);
       expect(out.code).toBe(0);
       expect(out.stdout.split('\n')).toContain(id);
-      const unknown = await amun(['status', 'inspection-unknown-00000000', '--url', url]);
+      const unknown = await authed(['status', 'inspection-unknown-00000000', '--url', url]);
       expect(unknown.code).toBe(1);
       expect(unknown.stderr).toMatch(/^amun: no inspection inspection-unknown-00000000/m);
     });

@@ -86,3 +86,46 @@ describe('failures mid-pipeline', () => {
     expect((await store.get(layout.buildStatus(id)))?.toString()).toContain('build failed 3 times');
   });
 });
+
+describe('runs that cannot be started', () => {
+  const dir = tempDir();
+  let stack: LocalStack;
+  let starts = 0;
+
+  beforeAll(async () => {
+    // A cluster executor whose cluster stays unreachable: the build reports, the runs never start.
+    const unreachable: Executor = {
+      kind: 'kubernetes',
+      build: async (request) => ({ state: 'succeeded', started_at: null, finished_at: null, exit_code: 0, reason: null, message: null, image: 'registry.example/amun@sha256:' + '0'.repeat(64), image_digest: null, stack_digest: request.stackDigest, cached: false }),
+      startRuns: async () => {
+        starts++;
+        throw new Error('connect ECONNREFUSED the cluster');
+      },
+    };
+    stack = await startLocalStack({
+      dataDir: dir.path,
+      port: 0,
+      waitTimeSeconds: 1,
+      overrides: { executor: unreachable, logIntervalMs: 50 },
+      queueAttributes: { scheduleEvents: { visibilityTimeoutSeconds: 1 } },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    dir.remove();
+  });
+
+  it('gives every item a result saying why after the last delivery, and closes the inspection as failed', async () => {
+    const submitted = await api(stack.apiUrl, 'POST', '/api/v1/inspect', { base: 'x/y:z', identifier: 'unschedulable', batch_size: 2, script: 'print(1)' });
+    const status = await finished(stack, submitted.body.inspection_id);
+    expect(starts).toBe(5);
+    expect(status.workflow).toMatchObject({ state: 'failed', items_done: 2, items_failed: 2 });
+    for (const item of [0, 1]) {
+      const result = await api(stack.apiUrl, 'GET', `/api/v1/inspect/${submitted.body.inspection_id}/job/${item}/result`);
+      expect(result.body.result).toMatchObject({ reason: 'executor_error', exit_code: null, item });
+      expect(result.body.result.message).toContain('scheduling failed 5 times: connect ECONNREFUSED the cluster');
+    }
+    const dlq = await drain(stack, stack.dlqUrls.scheduleEvents!);
+    expect(dlq).toEqual([]);
+  }, 120_000);
+});

@@ -1,48 +1,34 @@
 /**
  * Killing the local stack (SIGKILL, no chance to flush) after the first result and starting it
- * again on the same data directory finishes the inspection with exactly three results.
+ * again on the same data directory finishes the inspection with exactly three results; what the
+ * killed server's run had started (harness, script, a daemon of its own) ends with the server.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { api, drain, tempDir, waitFor } from '../support/stack.js';
+import { serve, type Served } from '../support/serve.js';
 
-const root = join(import.meta.dirname, '..', '..');
-const node = join(root, 'node_modules', '.bin', 'node');
+const start = (dataDir: string): Promise<Served> => serve(dataDir);
 
-interface Running {
-  child: ChildProcess;
-  apiUrl: string;
-  storage: string;
-  completions: string;
-  exited: Promise<void>;
-}
-
-function start(dataDir: string): Promise<Running> {
-  const child = spawn(node, ['--import', 'tsx', 'local/main.ts'], {
-    cwd: root,
-    env: { ...process.env, PORT: '0', AMUN_DATA_DIR: dataDir, AMUN_EXECUTOR: 'process', AMUN_WAIT_SECONDS: '1', AMUN_LOG_LEVEL: 'INFO' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return new Promise((resolve, reject) => {
-    let buffered = '';
-    let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString();
-      for (const line of buffered.split('\n')) {
-        if (!line.includes('amun is listening')) continue;
-        const entry = JSON.parse(line) as { api: string; storage: string; completions: string };
-        resolve({ child, apiUrl: entry.api.replace(/\/api\/v1$/, ''), storage: entry.storage, completions: entry.completions, exited });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`stack exited with ${code}: ${stderr}`)));
-  });
+/** Pids of this host's processes whose command line matches `pattern`. */
+function processes(pattern: string): number[] {
+  const re = new RegExp(pattern);
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+      const state = readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1]?.[0];
+      if (state !== 'Z' && re.test(cmd)) found.push(Number(name));
+    } catch {
+      /* gone */
+    }
+  }
+  return found;
 }
 
 describe('restart after a crash', () => {
   const dir = tempDir();
-  let running: Running | undefined;
+  let running: Served | undefined;
   afterAll(async () => {
     if (running && running.child.exitCode === null) {
       running.child.kill('SIGTERM');
@@ -57,13 +43,17 @@ describe('restart after a crash', () => {
       base: 'localhost/debian:bookworm',
       identifier: 'restart',
       batch_size: 3,
-      script: 'import time, json\ntime.sleep(1.5)\nprint(json.dumps({"ok": True}))\n',
+      // Each run also leaves a daemon of its own, in a session of its own.
+      script: 'import time, json, subprocess\nsubprocess.Popen(["setsid", "sleep", "171"], start_new_session=True)\ntime.sleep(1.5)\nprint(json.dumps({"ok": True}))\n',
     });
     expect(submitted.status).toBe(202);
     const id = submitted.body.inspection_id as string;
     await waitFor('the first result', async () => ((await api(running!.apiUrl, 'GET', `/api/v1/inspect/${id}/job/0/result`)).status === 200 ? true : undefined), 60_000, 50);
+    // Item 1 is running now: its harness, script and daemon must not outlive the server.
+    await waitFor('item 1 to run', async () => (processes(`--inspection-id ${id}`).length > 0 ? true : undefined), 30_000, 20);
     running.child.kill('SIGKILL');
     await running.exited;
+    await waitFor('the killed server’s runs to end with it', async () => (processes(`--inspection-id ${id}`).length + processes('^sleep 171').length === 0 ? true : undefined), 10_000, 100);
 
     running = await start(dir.path);
     const first = running;

@@ -19,7 +19,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { basename } from 'node:path';
-import { ConfigError } from '../../config.js';
+import { ConfigError, type OutputLimits } from '../../config.js';
 
 export type EngineFlavor = 'podman' | 'docker';
 
@@ -39,6 +39,8 @@ export interface ContainerExecutorOptions {
   imageCleanup?: ImageCleanup;
   /** Seconds past the run deadline before the engine kills a container whose harness did not stop it. */
   killGraceSeconds?: number;
+  /** How much of each run's output is kept (passed to the harness). */
+  output?: OutputLimits;
 }
 
 type Env = Record<string, string | undefined>;

@@ -9,7 +9,10 @@
  * inspections submitted together build once.
  *
  * Run: one container per item, from the image id the build recorded, removed when it exits
- * (`--rm`; `rm -f` as well whenever the executor had to kill it). Each gets the run requests as
+ * (`--rm`; `rm -f` as well whenever the executor had to kill it). Containers of an earlier run of
+ * the same item that outlived their server (a kill -9 mid-run) are removed before the item runs
+ * again: they carry the inspection and item as labels. The container's PID namespace ends every
+ * process the script started; the harness, its init, lists those it had to kill. Each gets the run requests as
  * limits (cpu → --cpus, memory → --memory with no swap), the spec's environment, no network
  * unless `run.network`, no capabilities, and a fresh host directory mounted at the harness's
  * output directory; the harness writes hwinfo, log and result there and the pipeline uploads them
@@ -23,15 +26,17 @@
  * the executor runs ahead: while it runs the item a message asked for, it starts the following
  * items of the same inspection so that up to p containers run, and keeps their outputs until
  * their own messages arrive (the pipeline then uploads them at once). Items are started in item
- * order; a run-ahead output nobody claims within 30 minutes is dropped. Sequential (p = 1) by
- * default, as the original.
+ * order; a run-ahead output nobody claims within 30 minutes is dropped. Outputs wait on disk, not
+ * in memory, and are removed once uploaded. Sequential (p = 1) by default, as the original.
  */
-import { mkdirSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import type { RunReport } from '../../core/generated/types.js';
+import { DEFAULT_OUTPUT_LIMITS } from '../../config.js';
 import { IMAGE_PATHS } from '../../core/dockerfile.js';
 import type { BuildRequest, ContextFile, Executor, FinishedBuild, RunOutput, RunRequest } from '../../core/ports.js';
 import { syntheticResult } from '../../core/results.js';
@@ -111,6 +116,29 @@ export class ContainerExecutor implements Executor {
     this.flavor = options.flavor ?? flavorOf(options.engine);
     this.cleanup = options.imageCleanup ?? { policy: 'keep' };
     mkdirSync(options.dataDir, { recursive: true });
+    // Run outputs of a server that died here are nobody's now (none of ours runs yet). Its builds
+    // may still be running (they outlive the server, to clean up after themselves): their
+    // directories go once they are older than any build can run.
+    rmSync(join(options.dataDir, 'runs'), { recursive: true, force: true });
+    removeOlderThan(join(options.dataDir, 'builds'), ((options.buildTimeoutSeconds ?? DEFAULT_BUILD_TIMEOUT_SECONDS) + 600) * 1000);
+    this.owner = createHash('sha256').update(resolvePath(options.dataDir)).digest('hex').slice(0, 16);
+  }
+
+  /** Label value naming this data directory: containers it started carry it. */
+  private readonly owner: string;
+  private swept: Promise<void> | undefined;
+
+  /**
+   * Removes containers that a server on this data directory started and left behind (it was
+   * killed mid-run): once, before the first run. None of them can be this process's own.
+   */
+  private sweep(): Promise<void> {
+    this.swept ??= (async () => {
+      const listed = await this.exec(['ps', '--all', '--quiet', '--filter', `label=amun.owner=${this.owner}`]).catch(() => undefined);
+      const ids = (listed?.code === 0 ? listed.stdout : '').split('\n').map((l) => l.trim()).filter((l) => /^[0-9a-f]{12,64}$/.test(l));
+      if (ids.length > 0) await this.exec(['rm', '--force', ...ids]).catch(() => undefined);
+    })();
+    return this.swept;
   }
 
   /** The engine with the global flags. */
@@ -176,14 +204,25 @@ export class ContainerExecutor implements Executor {
         join(dir, 'context'),
       ];
       log.write(`$ ${[this.engine, ...this.flags, ...args].join(' ')}\n`);
+      // The build must be able to outlive this process: killed mid-way (the server dies, its pipes
+      // break) it would leave its working containers behind. So it writes to a file, not a pipe,
+      // and `timeout` bounds it (TERM first, so that the engine cleans up) whether we live or not.
+      const bounded = hasTimeoutCommand() ? ['timeout', '--kill-after=60', String(timeoutSeconds), this.engine] : [this.engine];
       let result: SpawnResult;
       try {
-        result = await this.exec(args, { log, timeoutMs: timeoutSeconds * 1000, ...(request.signal ? { signal: request.signal } : {}) });
+        result = await run(bounded[0]!, [...bounded.slice(1), ...this.flags, ...args], {
+          cwd: this.options.dataDir,
+          log,
+          outputFile: join(dir, 'output.log'),
+          timeoutMs: (timeoutSeconds + (bounded.length > 1 ? 120 : 0)) * 1000,
+          ...(request.signal ? { signal: request.signal } : {}),
+        });
       } catch (error) {
         const message = `could not start ${this.engine}: ${(error as Error).message}`;
         log.write(`${message}\n`);
         return done({ reason: 'executor_error', message });
       }
+      if (bounded.length > 1 && result.code === 124) result = { ...result, timedOut: true };
       if (result.code !== 0) {
         const message = result.timedOut
           ? `the build ran longer than ${timeoutSeconds} s (AMUN_BUILD_TIMEOUT_SECONDS) and was killed`
@@ -289,7 +328,11 @@ export class ContainerExecutor implements Executor {
     }
     // Outputs whose messages never came (their results were stored before) are dropped.
     const now = Date.now();
-    for (const [item, slot] of state.ahead) if (slot.settledAt !== undefined && now - slot.settledAt > UNCLAIMED_TTL_MS) state.ahead.delete(item);
+    for (const [item, slot] of state.ahead) {
+      if (slot.settledAt === undefined || now - slot.settledAt <= UNCLAIMED_TTL_MS) continue;
+      state.ahead.delete(item);
+      void slot.promise.then((output) => output.release?.()).catch(() => undefined);
+    }
     return state;
   }
 
@@ -317,6 +360,7 @@ export class ContainerExecutor implements Executor {
 
   /** Runs one item in a container. Never rejects: whatever goes wrong becomes a result with a reason. */
   async runContainer(request: RunRequest): Promise<RunOutput> {
+    await this.sweep();
     const startedAt = new Date();
     const script = request.spec.script ?? '';
     const synthetic = (reason: NonNullable<RunReport['reason']>, message: string, stderr = '', exitCode: number | null = null): RunOutput => ({
@@ -329,6 +373,7 @@ export class ContainerExecutor implements Executor {
     const image = request.build.image_digest ?? request.build.image;
     if (!image) return synthetic('executor_error', 'the build status names no image to run');
     let out: string | undefined;
+    let handedOver = false;
     const name = `amun-${request.inspectionId}-${request.item}-${randomBytes(3).toString('hex')}`;
     let killed: 'deadline' | 'cancelled' | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -362,9 +407,16 @@ export class ContainerExecutor implements Executor {
       const stderr = tail(`${result.stdout}${result.stderr}`);
       if (killed !== undefined || result.code === null || result.timedOut) await this.exec(['rm', '--force', name]).catch(() => undefined);
       const read = async (file: string): Promise<Buffer | undefined> => readFile(join(out!, file)).catch(() => undefined);
-      const [resultFile, log, hwinfo] = await Promise.all([read('result'), read('log'), read('hwinfo')]);
+      const [resultFile, hwinfo, logStat] = await Promise.all([read('result'), read('hwinfo'), stat(join(out, 'log')).catch(() => undefined)]);
       if (resultFile) {
-        return { result: annotateOom(resultFile, memoryLimit), log: log ?? Buffer.alloc(0), ...(hwinfo ? { hwinfo } : {}) };
+        const dir = out;
+        handedOver = true;
+        return {
+          result: annotateOom(resultFile, memoryLimit),
+          log: logStat ? { path: join(dir, 'log'), size: logStat.size } : Buffer.alloc(0),
+          ...(hwinfo ? { hwinfo } : {}),
+          release: () => rm(dir, { recursive: true, force: true }),
+        };
       }
       const exit = result.code;
       if (killed === 'deadline') {
@@ -384,14 +436,14 @@ export class ContainerExecutor implements Executor {
       return synthetic('executor_error', `the container executor failed: ${(error as Error).message}`);
     } finally {
       if (timer) clearTimeout(timer);
-      if (out) await rm(out, { recursive: true, force: true }).catch(() => undefined);
+      if (out && !handedOver) await rm(out, { recursive: true, force: true }).catch(() => undefined);
     }
   }
 
   /** The `run` arguments of one item. */
   runArguments(request: RunRequest, name: string, image: string, outputDir: string): { args: string[]; memoryLimit: number | undefined } {
     const requests = request.spec.run?.requests ?? {};
-    const args = ['run', '--rm', '--name', name, '--label', `amun.inspection=${request.inspectionId}`, '--label', `amun.item=${request.item}`, '--pull', 'never'];
+    const args = ['run', '--rm', '--name', name, '--label', `amun.inspection=${request.inspectionId}`, '--label', `amun.item=${request.item}`, '--label', `amun.owner=${this.owner}`, '--pull', 'never'];
     if (request.spec.run?.network !== true) args.push('--network', 'none');
     if (requests.cpu !== undefined) args.push('--cpus', cpusFlag(requests.cpu));
     let memoryLimit: number | undefined;
@@ -406,15 +458,45 @@ export class ContainerExecutor implements Executor {
     }
     args.push('--cap-drop', 'ALL', '--security-opt', 'no-new-privileges');
     for (const { name: variable, value } of request.spec.environment ?? []) args.push('--env', `${variable}=${value}`);
+    const output = this.options.output ?? DEFAULT_OUTPUT_LIMITS;
     args.push(
       '--env', `AMUN_ITEM=${request.item}`,
       '--env', `AMUN_INSPECTION_ID=${request.inspectionId}`,
       '--env', 'AMUN_EXECUTOR_KIND=container',
       '--env', `AMUN_DEADLINE_SECONDS=${request.deadlineSeconds}`,
+      '--env', `AMUN_OUTPUT_LIMIT_BYTES=${output.logBytes}`,
+      '--env', `AMUN_RESULT_OUTPUT_LIMIT_BYTES=${output.resultBytes}`,
       '--volume', `${outputDir}:${IMAGE_PATHS.output}${this.flavor === 'podman' ? ':Z' : ''}`,
       image,
     );
     return { args, memoryLimit };
+  }
+}
+
+let timeoutCommand: boolean | undefined;
+
+/** Whether coreutils' `timeout` is here (it bounds builds that outlive the server). */
+function hasTimeoutCommand(): boolean {
+  timeoutCommand ??= spawnSync('timeout', ['--version'], { stdio: 'ignore', timeout: 5000 }).status === 0;
+  return timeoutCommand;
+}
+
+/** Removes the entries of `dir` last changed more than `ageMs` ago. */
+function removeOlderThan(dir: string, ageMs: number): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  for (const name of names) {
+    const path = join(dir, name);
+    try {
+      if (now - statSync(path).mtimeMs > ageMs) rmSync(path, { recursive: true, force: true });
+    } catch {
+      /* gone */
+    }
   }
 }
 

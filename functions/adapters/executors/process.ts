@@ -1,124 +1,263 @@
 /**
- * The process executor: no engine, no isolation. The build prepares a work directory (context
- * files, the script, a venv when a Python section is given) and the runs execute the harness on
- * the host. Results say `executor: "process"`, so nobody mistakes them for an isolated run.
- * Native packages cannot be installed on the host: the build checks they are present and fails
- * with the list of missing ones otherwise.
+ * The process executor: no engine, no filesystem isolation. The build prepares a stack directory
+ * (context files, the script, the user's files, a venv when a Python section is given) and the
+ * runs execute the harness on the host. Results say `executor: "process"`, so nobody mistakes
+ * them for an isolated run. Native packages cannot be installed on the host: the build checks
+ * they are present and fails with the list of missing ones otherwise.
+ *
+ * What it does isolate (docs/SECURITY.md):
+ * - processes: every process a run starts ends with it (containment.ts: a PID namespace where one
+ *   can be made, else the harness's subreaper; the chain dies with the server; orphans of a killed
+ *   server are reaped before their item runs again);
+ * - environment: the script sees a minimal one (PATH, HOME, LANG, TZ, the spec's environment and
+ *   Amun's own variables), never the server's (tokens, cloud credentials);
+ * - state between runs: each run works in a fresh directory (its own HOME, TMPDIR and working
+ *   directory, and a fresh copy of the spec's files under $AMUN_FILES_ROOT);
+ * - stacks: a stack directory is written once, under a lock, and never changed while in use.
+ *
+ * The venv of a stack is shared by the runs of that stack (copying it per run would cost as much
+ * as installing it); a script that installs into it changes it for later runs.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import { DEFAULT_OUTPUT_LIMITS, type OutputLimits } from '../../config.js';
 import type { BuildOutcome, BuildRequest, ContextFile, Executor, LogSink, RunOutput, RunRequest } from '../../core/ports.js';
 import { syntheticResult } from '../../core/results.js';
 import { CONTEXT_PATHS } from '../../core/dockerfile.js';
+import { RUN_TOKEN_VARIABLE, RunRegistry, containmentPrefix } from './containment.js';
 import { run } from './spawn.js';
 
 export interface ProcessExecutorOptions {
-  /** Work directories live under `<dataDir>/work/<stack digest>`. */
+  /** Stacks live under `<dataDir>/work/<stack digest>`, runs under `<dataDir>/runs/`. */
   dataDir: string;
   python?: string;
   buildTimeoutMs?: number;
+  output?: OutputLimits;
+  /** Variables of the server's environment a script may see besides PATH, LANG and TZ (none by default). */
+  passEnvironment?: ReadonlyArray<string>;
 }
 
 const MARKER = '.amun-build.json';
+const LOCK_POLL_MS = 200;
 
 export class ProcessExecutor implements Executor {
   readonly kind = 'process' as const;
   private readonly python: string;
+  private readonly registry: RunRegistry;
+  private readonly swept: Promise<unknown>;
 
   constructor(private readonly options: ProcessExecutorOptions) {
     this.python = options.python ?? 'python3';
+    this.registry = new RunRegistry(options.dataDir, this.runsRoot());
+    // Runs of a server that died (kill -9) may still be running: end them before anything else
+    // runs, then remove what is left of them (nothing of this process runs yet).
+    this.swept = this.registry
+      .sweep()
+      .then(() => rm(this.runsRoot(), { recursive: true, force: true }))
+      .catch(() => undefined);
   }
 
   workDir(stackDigest: string): string {
     return join(this.options.dataDir, 'work', stackDigest);
   }
 
+  private runsRoot(): string {
+    return join(this.options.dataDir, 'runs');
+  }
+
   async build(request: BuildRequest): Promise<BuildOutcome> {
     const startedAt = new Date().toISOString();
-    const final = this.workDir(request.stackDigest);
     const { log } = request;
+    const final = this.workDir(request.stackDigest);
     log.write(`process executor: no isolation; the stack is prepared on this host in ${final}\n`);
-    if (existsSync(join(final, MARKER))) {
-      log.write(`stack ${request.stackDigest} was prepared before: reusing it\n`);
-      return outcome('succeeded', startedAt, 0, null, null, final, request.stackDigest, true);
+    const missing = await missingNativePackages(request.spec.packages ?? [], log);
+    if (missing.length > 0) {
+      const message = `native packages are not installed on this host and the process executor cannot install them: ${missing.join(', ')}`;
+      log.write(`${message}\n`);
+      return outcome('failed', startedAt, 1, 'build_failed', message, null, request.stackDigest, false);
     }
-    await mkdir(dirname(final), { recursive: true });
-    const dir = await mkdtemp(`${final}.tmp-`);
-    try {
+    let failure: BuildOutcome | undefined;
+    const prepared = await this.ensureStack(request.stackDigest, log, async (dir) => {
       await writeContext(dir, request.context);
       await placeFiles(dir, request.spec);
-      const missing = await missingNativePackages(request.spec.packages ?? [], log);
-      if (missing.length > 0) {
-        const message = `native packages are not installed on this host and the process executor cannot install them: ${missing.join(', ')}`;
-        log.write(`${message}\n`);
-        return outcome('failed', startedAt, 1, 'build_failed', message, null, request.stackDigest, false);
-      }
-      const steps = pythonSteps(request, dir, this.python);
-      for (const step of steps) {
+      for (const step of pythonSteps(request, dir, this.python)) {
         log.write(`$ ${[step.command, ...step.args].join(' ')}\n`);
         const result = await run(step.command, step.args, { cwd: dir, log, timeoutMs: this.options.buildTimeoutMs ?? 30 * 60_000, ...(request.signal ? { signal: request.signal } : {}) });
         if (result.code !== 0) {
           const message = result.timedOut ? `${step.what} timed out` : `${step.what} failed with exit code ${result.code ?? result.signal}`;
           log.write(`${message}\n`);
-          return outcome('failed', startedAt, result.code, result.timedOut ? 'timeout' : 'build_failed', message, null, request.stackDigest, false);
+          failure = outcome('failed', startedAt, result.code, result.timedOut ? 'timeout' : 'build_failed', message, null, request.stackDigest, false);
+          return false;
         }
       }
-      await writeFile(join(dir, MARKER), JSON.stringify({ stack_digest: request.stackDigest }));
-      await rm(final, { recursive: true, force: true });
-      await rename(dir, final);
-      log.write('stack prepared\n');
-      return outcome('succeeded', startedAt, 0, null, null, final, request.stackDigest, false);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
+      return true;
+    });
+    if (failure) return failure;
+    if (prepared === 'reused') log.write(`stack ${request.stackDigest} was prepared before: reusing it\n`);
+    else log.write('stack prepared\n');
+    return outcome('succeeded', startedAt, 0, null, null, final, request.stackDigest, prepared === 'reused');
+  }
+
+  /**
+   * The stack directory, prepared once: `prepare` fills it under a lock (a directory created
+   * atomically beside it), the marker is written last, and a directory with a marker is never
+   * written again. Builds of one stack that meet wait for each other instead of replacing a
+   * directory in use. The venv is made in place, so the paths it records stay true.
+   */
+  private async ensureStack(digest: string, log: LogSink | undefined, prepare: (dir: string) => Promise<boolean>): Promise<'reused' | 'prepared' | 'failed'> {
+    const final = this.workDir(digest);
+    const lock = `${final}.lock`;
+    await mkdir(dirname(final), { recursive: true });
+    for (let waited = false; ; waited = true) {
+      if (existsSync(join(final, MARKER))) return 'reused';
+      try {
+        await mkdir(lock);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        if (await staleLock(lock)) {
+          await rm(lock, { recursive: true, force: true });
+          continue;
+        }
+        if (!waited) log?.write(`another inspection is preparing stack ${digest}: waiting for it\n`);
+        await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+        continue;
+      }
+      try {
+        await writeFile(join(lock, 'owner'), String(process.pid));
+        if (existsSync(join(final, MARKER))) return 'reused';
+        // No marker: nothing runs from this directory (runs start only from marked stacks).
+        await rm(final, { recursive: true, force: true });
+        await mkdir(final);
+        if (!(await prepare(final))) {
+          await rm(final, { recursive: true, force: true });
+          return 'failed';
+        }
+        await writeFile(join(final, MARKER), JSON.stringify({ stack_digest: digest }));
+        return 'prepared';
+      } finally {
+        await rm(lock, { recursive: true, force: true });
+      }
     }
   }
 
   async runItem(request: RunRequest): Promise<RunOutput> {
+    await this.swept;
     const startedAt = new Date();
-    const dir = request.build.image ?? this.workDir(request.build.stack_digest ?? '');
+    const digest = request.build.stack_digest ?? '';
+    const stack = request.build.image ?? this.workDir(digest);
     const script = request.spec.script ?? '';
     const fail = (reason: 'harness_error' | 'executor_error' | 'no_python', message: string, stderr = ''): RunOutput => ({
       result: Buffer.from(JSON.stringify(syntheticResult({ inspectionId: request.inspectionId, item: request.item, executor: 'process', reason, message, script, startedAt, finishedAt: new Date(), hostname: hostname(), stderr }))),
       log: Buffer.from(stderr),
     });
-    if (!existsSync(join(dir, MARKER))) {
-      // The work directory is a cache: rebuild it from the stored context when it is gone.
-      await rm(dir, { recursive: true, force: true });
-      await mkdir(dir, { recursive: true });
-      await writeContext(dir, await request.context());
-      await placeFiles(dir, request.spec);
+    // An earlier run of this item whose server was killed may still be running: end it first.
+    await this.registry.reap(request.inspectionId, request.item);
+    if (!existsSync(join(stack, MARKER))) {
+      // The stack directory is a cache: prepare it again from the stored context when it is gone.
+      const context = await request.context();
+      const rebuilt = await this.ensureStack(digest, undefined, async (dir) => {
+        await writeContext(dir, context);
+        await placeFiles(dir, request.spec);
+        return true;
+      });
+      if (rebuilt === 'failed') return fail('executor_error', `the stack directory ${stack} could not be prepared again`);
     }
-    const out = await mkdtemp(join(this.options.dataDir, 'run-'));
+    await mkdir(this.runsRoot(), { recursive: true });
+    const dir = await mkdtemp(join(this.runsRoot(), `${request.inspectionId}-${request.item}-`));
+    const release = (): Promise<void> => rm(dir, { recursive: true, force: true });
     try {
-      const env: NodeJS.ProcessEnv = { ...process.env };
-      for (const { name, value } of request.spec.environment ?? []) env[name] = value;
-      Object.assign(env, { AMUN_INSPECTION_ID: request.inspectionId, AMUN_ITEM: String(request.item), AMUN_FILES_ROOT: join(dir, 'rootfs') });
-      const args = [
-        join(dir, 'amun', 'harness', 'entrypoint.py'),
-        '--script', join(dir, 'amun', 'script'),
-        '--output', out,
+      const paths = { home: join(dir, 'home'), tmp: join(dir, 'tmp'), files: join(dir, 'rootfs'), out: join(dir, 'output') };
+      await Promise.all([mkdir(paths.home), mkdir(paths.tmp), mkdir(paths.out)]);
+      // A fresh copy of the spec's files for every run: what one run changes, no other run sees.
+      if (existsSync(join(stack, 'rootfs'))) await cp(join(stack, 'rootfs'), paths.files, { recursive: true, preserveTimestamps: true });
+      else await mkdir(paths.files);
+      const token = this.registry.newToken();
+      const env = this.environment(request, paths, token);
+      const output = this.options.output ?? DEFAULT_OUTPUT_LIMITS;
+      const argv = [
+        ...containmentPrefix(),
+        this.python,
+        join(stack, 'amun', 'harness', 'entrypoint.py'),
+        '--script', join(stack, 'amun', 'script'),
+        '--output', paths.out,
         '--item', String(request.item),
         '--inspection-id', request.inspectionId,
         '--executor', 'process',
         '--deadline', String(request.deadlineSeconds),
-        '--venv', join(dir, 'venv'),
-        '--workdir', dir,
+        '--venv', join(stack, 'venv'),
+        '--workdir', paths.home,
+        '--output-limit', String(output.logBytes),
+        '--result-output-limit', String(output.resultBytes),
+        '--require-containment',
       ];
       let result;
+      let recorded: Promise<void> = Promise.resolve();
       try {
-        result = await run(this.python, args, { cwd: dir, env, timeoutMs: (request.deadlineSeconds + 60) * 1000, ...(request.signal ? { signal: request.signal } : {}) });
+        result = await run(argv[0]!, argv.slice(1), {
+          cwd: paths.home,
+          env,
+          timeoutMs: (request.deadlineSeconds + 60) * 1000,
+          ...(request.signal ? { signal: request.signal } : {}),
+          onSpawn: (pid) => {
+            recorded = this.registry.record(request.inspectionId, request.item, { pid, token, dir }).catch(() => undefined);
+          },
+        });
       } catch (error) {
-        return fail('no_python', `could not start ${this.python}: ${(error as Error).message}`);
+        await release();
+        return fail('no_python', `could not start ${argv[0]}: ${(error as Error).message}`);
+      } finally {
+        await recorded;
+        await this.registry.forget(request.inspectionId, request.item);
       }
-      const read = async (name: string): Promise<Buffer | undefined> => readFile(join(out, name)).catch(() => undefined);
-      const [resultFile, log, hwinfo] = await Promise.all([read('result'), read('log'), read('hwinfo')]);
-      if (!resultFile) return fail('harness_error', `the harness wrote no result (exit ${result.code ?? result.signal})`, result.stderr);
-      return { result: resultFile, log: log ?? Buffer.alloc(0), ...(hwinfo ? { hwinfo } : {}) };
-    } finally {
-      await rm(out, { recursive: true, force: true });
+      const read = async (name: string): Promise<Buffer | undefined> => readFile(join(paths.out, name)).catch(() => undefined);
+      const [resultFile, hwinfo] = await Promise.all([read('result'), read('hwinfo')]);
+      if (!resultFile) {
+        await release();
+        if (result.code === 127 && result.stderr.includes(`failed to execute ${this.python}`)) return fail('no_python', `could not start ${this.python}: not found`, result.stderr);
+        return fail('harness_error', `the harness wrote no result (exit ${result.code ?? result.signal})`, result.stderr);
+      }
+      const logPath = join(paths.out, 'log');
+      const logSize = (await stat(logPath).catch(() => undefined))?.size;
+      return { result: resultFile, log: logSize === undefined ? Buffer.alloc(0) : { path: logPath, size: logSize }, ...(hwinfo ? { hwinfo } : {}), release };
+    } catch (error) {
+      await release();
+      throw error;
     }
+  }
+
+  /** What a script sees: no variable of the server's own environment but PATH, LANG and TZ. */
+  private environment(request: RunRequest, paths: { home: string; tmp: string; files: string }, token: string): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH || '/usr/local/bin:/usr/bin:/bin', LANG: process.env.LANG || 'C.UTF-8' };
+    if (process.env.TZ) env.TZ = process.env.TZ;
+    for (const name of this.options.passEnvironment ?? []) if (process.env[name] !== undefined) env[name] = process.env[name];
+    env.HOME = paths.home;
+    env.TMPDIR = paths.tmp;
+    for (const { name, value } of request.spec.environment ?? []) env[name] = value;
+    Object.assign(env, {
+      AMUN_INSPECTION_ID: request.inspectionId,
+      AMUN_ITEM: String(request.item),
+      AMUN_FILES_ROOT: paths.files,
+      [RUN_TOKEN_VARIABLE]: token,
+    });
+    return env;
+  }
+}
+
+/** A lock whose owner process is gone (a server killed while it prepared a stack). */
+async function staleLock(lock: string): Promise<boolean> {
+  const owner = Number((await readFile(join(lock, 'owner'), 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(owner) || owner <= 0) {
+    // Just created, owner not written yet; or left by a crash between the two steps.
+    const age = Date.now() - ((await stat(lock).catch(() => undefined))?.mtimeMs ?? Date.now());
+    return age > 30_000;
+  }
+  try {
+    process.kill(owner, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 
@@ -157,7 +296,7 @@ interface Step {
 }
 
 /**
- * The Python part of the generated build, replayed on the host into `<work dir>/venv`: the same
+ * The Python part of the generated build, replayed on the host into `<stack>/venv`: the same
  * requirement files the image build installs (hash-pinned ones from a lock with --require-hashes).
  * python_packages go into the venv too, since the host's own python3 is not ours to change.
  */
@@ -180,7 +319,7 @@ function pythonSteps(request: BuildRequest, dir: string, python: string): Step[]
   return steps;
 }
 
-/** User files at their paths under `<work dir>/rootfs` (AMUN_FILES_ROOT tells the script where). */
+/** User files at their paths under `<stack>/rootfs` (each run gets a copy; AMUN_FILES_ROOT tells the script where). */
 async function placeFiles(dir: string, spec: BuildRequest['spec']): Promise<void> {
   for (const [i, file] of (spec.files ?? []).entries()) {
     const target = join(dir, 'rootfs', file.path);

@@ -11,12 +11,12 @@ export function selectExecutor(config: Config, cluster?: KubernetesCluster): Exe
   switch (config.executor) {
     case 'auto':
       // A container engine counts when it answers (`podman info` / `docker info`), not when its binary exists.
-      if (detectEngine()) return new ContainerExecutor(containerOptionsFromEnv(join(config.dataDir, 'container')));
-      return new ProcessExecutor({ dataDir: join(config.dataDir, 'process') });
+      if (detectEngine()) return new ContainerExecutor({ ...containerOptionsFromEnv(join(config.dataDir, 'container')), output: config.output });
+      return new ProcessExecutor({ dataDir: join(config.dataDir, 'process'), output: config.output });
     case 'process':
-      return new ProcessExecutor({ dataDir: join(config.dataDir, 'process') });
+      return new ProcessExecutor({ dataDir: join(config.dataDir, 'process'), output: config.output });
     case 'container':
-      return new ContainerExecutor(containerOptionsFromEnv(join(config.dataDir, 'container')));
+      return new ContainerExecutor({ ...containerOptionsFromEnv(join(config.dataDir, 'container')), output: config.output });
     case 'kubernetes':
       // Built by makeApp (functions/adapters/kubernetes/cluster.ts): it needs the store and credentials.
       if (!cluster) throw new Error('AMUN_EXECUTOR=kubernetes: no cluster was configured');

@@ -1250,6 +1250,58 @@ export const resultSchema = {
       "type": "integer",
       "minimum": 0
     },
+    "containment": {
+      "description": "How the script's processes were made to end with the run: the harness was the init of a PID namespace, a child subreaper, or (neither available) only the script's process group was killed.",
+      "type": "string",
+      "enum": [
+        "pid_namespace",
+        "subreaper",
+        "process_group"
+      ]
+    },
+    "killed_processes": {
+      "description": "Processes the script left running that the harness killed when the script ended or its deadline passed (at most 100 listed).",
+      "type": "array",
+      "items": {
+        "type": "object",
+        "required": [
+          "pid",
+          "command"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "pid": {
+            "type": "integer"
+          },
+          "command": {
+            "type": "string"
+          }
+        }
+      }
+    },
+    "output_bytes": {
+      "description": "Bytes the script wrote to each stream, whatever was kept.",
+      "type": "object",
+      "required": [
+        "stdout",
+        "stderr"
+      ],
+      "additionalProperties": false,
+      "properties": {
+        "stdout": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "stderr": {
+          "type": "integer",
+          "minimum": 0
+        }
+      }
+    },
+    "truncated": {
+      "description": "True when stdout or stderr was longer than a limit: the report (AMUN_RESULT_OUTPUT_LIMIT_BYTES per stream, as encoded JSON) or the log (AMUN_OUTPUT_LIMIT_BYTES per stream) then keeps its head and tail around a marker that says how many bytes were left out.",
+      "type": "boolean"
+    },
     "hardware_match": {
       "type": [
         "boolean",

@@ -429,6 +429,28 @@ export interface RunReport {
   executor: "process" | "container" | "kubernetes";
   inspection_id?: string;
   item?: number;
+  /**
+   * How the script's processes were made to end with the run: the harness was the init of a PID namespace, a child subreaper, or (neither available) only the script's process group was killed.
+   */
+  containment?: "pid_namespace" | "subreaper" | "process_group";
+  /**
+   * Processes the script left running that the harness killed when the script ended or its deadline passed (at most 100 listed).
+   */
+  killed_processes?: {
+    pid: number;
+    command: string;
+  }[];
+  /**
+   * Bytes the script wrote to each stream, whatever was kept.
+   */
+  output_bytes?: {
+    stdout: number;
+    stderr: number;
+  };
+  /**
+   * True when stdout or stderr was longer than a limit: the report (AMUN_RESULT_OUTPUT_LIMIT_BYTES per stream, as encoded JSON) or the log (AMUN_OUTPUT_LIMIT_BYTES per stream) then keeps its head and tail around a marker that says how many bytes were left out.
+   */
+  truncated?: boolean;
   hardware_match?: boolean | null;
   hardware_mismatches?: {
     field: string;
