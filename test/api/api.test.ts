@@ -13,7 +13,7 @@ import { validators } from '../../functions/core/validation.js';
 import { makeIngestHandler } from '../../functions/ingest/handler.js';
 import type { SqsHandler } from '../../functions/lib/sqs.js';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack.js';
-import { api, snapshot, tempDir, waitFor } from '../support/stack.js';
+import { api, raw, snapshot, tempDir, waitFor } from '../support/stack.js';
 
 const V1 = '/api/v1';
 
@@ -25,30 +25,6 @@ const deepPointer = `/python/requirements${'/a'.repeat(64 - 2)}`;
 const scriptless = (identifier: string) => ({ base: 'registry.fedoraproject.org/fedora:40', identifier });
 const context = { awsRequestId: 'replay', functionName: 'ingest', getRemainingTimeInMillis: () => 60_000 } as unknown as Context;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A request with the path sent exactly as written (fetch would resolve `..` and `%2e%2e`). */
-function raw(base: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Record<string, unknown> }> {
-  const url = new URL(base);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          parsed = text;
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed, headers: res.headers });
-      });
-    });
-    req.on('error', reject);
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
-}
 
 /** A stack that records build and ingest deliveries and can hold the builds of inspections whose id starts with a prefix. */
 interface Harnessed {

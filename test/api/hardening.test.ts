@@ -8,40 +8,19 @@
  * - every documented variable has its effect through the one configuration reader.
  */
 import { existsSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { spawnSync } from 'node:child_process';
 import { makeS3Client } from '../../functions/adapters/clients.js';
-import { api, tempDir, waitFor } from '../support/stack.js';
+import { api, raw, tempDir, waitFor } from '../support/stack.js';
 import { NODE, ROOT, running, serve, serveEnvironment, type Served } from '../support/serve.js';
 
 const V1 = '/api/v1';
 
-/** A request sent exactly as given (fetch would not let a test set Host). */
-function send(base: string, method: string, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; body: any }> {
-  const url = new URL(base);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          /* text */
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-    });
-    req.on('error', reject);
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
-}
+/** `raw` with the headers before the body, as these tests read best. */
+const send = (base: string, method: string, path: string, headers: Record<string, string>, body?: string) => raw(base, method, path, body, headers);
 
 async function stop(served: Served | undefined): Promise<void> {
   if (served && served.child.exitCode === null) {
