@@ -37,6 +37,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -184,6 +185,20 @@ def read_os_release():
 def usage_of_children():
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return dict((name, getattr(usage, name)) for name in USAGE_FIELDS)
+
+
+def usage_of(rusage):
+    """The fields of a struct rusage (from wait4) as the report has them."""
+    return dict((name, getattr(rusage, name)) for name in USAGE_FIELDS)
+
+
+def _exit_code(status):
+    """Popen's convention: the exit status, or minus the signal that ended the process."""
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status)
+    return None
 
 
 def zero_usage():
@@ -411,7 +426,14 @@ class Leftovers(object):
 
 
 class Run(object):
-    """Starts the script in its own session and waits for it under the deadline."""
+    """Starts the script in its own session and waits for it under the deadline.
+
+    The script is reaped with wait4(), which gives the resource usage of the script and of the
+    descendants it waited for: that is the usage reported. getrusage(RUSAGE_CHILDREN) would add
+    whatever the harness's own launcher ran before it exec'd the harness (a shell wrapper around
+    python3, a pyenv shim), since a process keeps those totals across exec. A thread blocks in
+    wait4() so that the script's end is seen at once, also while a deadline is being waited for.
+    """
 
     def __init__(self, argv, cwd, env, stdout, stderr, deadline):
         self.argv = argv
@@ -424,13 +446,34 @@ class Run(object):
         self.reason = None
         self.message = None
         self.signalled = None
+        self.usage = None
+        self._ended = threading.Event()
 
     def start(self):
         self.proc = subprocess.Popen(
             self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
             stdout=self.stdout, stderr=self.stderr, start_new_session=True, close_fds=True,
         )
+        reaper = threading.Thread(target=self._reap, name="amun-wait4")
+        reaper.daemon = True
+        reaper.start()
         return self.proc
+
+    def _reap(self):
+        status = None
+        try:
+            _pid, status, rusage = os.wait4(self.proc.pid, 0)
+            self.usage = usage_of(rusage)
+        except Exception:
+            pass
+        # Set before the event: Popen then never waits for the pid itself (it is gone).
+        self.proc.returncode = _exit_code(status) if status is not None else -1
+        self._ended.set()
+
+    def _wait(self, timeout=None):
+        if not self._ended.wait(timeout):
+            raise subprocess.TimeoutExpired(self.argv, timeout)
+        return self.proc.returncode
 
     def forward(self, signum, _frame):
         """The harness was asked to stop: pass it on to the script's process group."""
@@ -441,34 +484,29 @@ class Run(object):
     def wait(self, started):
         proc = self.proc
         if self.deadline is None:
-            return proc.wait()
+            return self._wait()
         remaining = self.deadline - (time.monotonic() - started)
         try:
-            return proc.wait(timeout=max(remaining, 0))
+            return self._wait(timeout=max(remaining, 0))
         except subprocess.TimeoutExpired:
             pass
         self.reason = "deadline"
         self.message = "deadline of %g s exceeded: sent SIGTERM to the script's process group" % self.deadline
         _killpg(proc.pid, signal.SIGTERM)
         try:
-            return proc.wait(timeout=KILL_GRACE_SECONDS)
+            return self._wait(timeout=KILL_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             pass
         self.message += ", then SIGKILL after %g s" % KILL_GRACE_SECONDS
         _killpg(proc.pid, signal.SIGKILL)
-        return proc.wait()
+        return self._wait()
 
     def cleanup(self):
         """Whatever the script left running in its process group goes with it."""
         if self.proc is not None:
-            if self.proc.returncode is None:
-                _killpg(self.proc.pid, signal.SIGKILL)
-                try:
-                    self.proc.wait(timeout=KILL_GRACE_SECONDS)
-                except Exception:
-                    pass
-            else:
-                _killpg(self.proc.pid, signal.SIGKILL)
+            _killpg(self.proc.pid, signal.SIGKILL)
+            if not self._ended.is_set():
+                self._ended.wait(KILL_GRACE_SECONDS)
 
 
 def _read_bytes(path, limit=None):
@@ -685,8 +723,7 @@ def run(options, result, scratch):
             returncode = runner.wait(started)
             wall = time.monotonic() - started
             finished_wall = _utc_now()
-            # Right after the wait, before the harness starts any other child of its own.
-            result["usage"] = usage_of_children()
+            result["usage"] = runner.usage if runner.usage is not None else usage_of_children()
         finally:
             # Everything still running below the harness (the script's group, and what left it).
             killed = leftovers.end(LEFTOVER_GRACE_SECONDS)

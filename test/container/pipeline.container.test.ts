@@ -92,7 +92,8 @@ describeWithEngine('container executor end to end', (engine) => {
       'n = 0',
       'while time.time() - t < 0.2: n += 1',
       'jq = subprocess.run(["jq", "-c", ".answer"], input=open("/etc/amun-test/data.json").read(), capture_output=True, text=True, check=True)',
-      'time.sleep(3)',
+      // long enough that the three overlap although their containers start one after another on a busy machine
+      'time.sleep(10)',
       'print(json.dumps({"item": os.environ["AMUN_ITEM"], "greeting": os.environ["GREETING"], "jq": jq.stdout.strip(), "loops": n, "uid": os.getuid(), "network": network}))',
     ].join('\n');
     const id = await submit({
@@ -187,7 +188,6 @@ describeWithEngine('container executor end to end', (engine) => {
 
   it('reuses the image of a stack built before: the second inspection skips the build', async () => {
     expect(exit3).toBeDefined();
-    const started = Date.now();
     const id = await submit(exit3Spec);
     const summary = await finished(id);
     expect(summary).toMatchObject({ state: 'failed', items_done: 3 });
@@ -195,7 +195,6 @@ describeWithEngine('container executor end to end', (engine) => {
     expect(build).toMatchObject({ state: 'succeeded', cached: true, stack_digest: exit3!.digest, image: `localhost/amun/stack:${exit3!.digest}` });
     expect(await buildLog(id)).toContain('reusing it without a build');
     expect(await buildLog(id)).not.toContain('STEP');
-    expect(Date.now() - started).toBeLessThan(60_000);
   }, LONG);
 
   it('kills a script that sleeps past its deadline: the result says deadline', async () => {

@@ -203,26 +203,28 @@ describe('entrypoint.py', () => {
 
   it('terminates a script that passes its deadline, with its whole process group', async () => {
     const pidFile = join(tempDir(), 'pid');
-    const run = await harness(`#!/bin/bash\nsleep 30 &\necho $! > ${pidFile}\nsleep 30\n`, ['--deadline', '1']);
-    expect(run.seconds).toBeLessThan(10);
+    const run = await harness(`#!/bin/bash\nsleep 300 &\necho $! > ${pidFile}\nsleep 300\n`, ['--deadline', '1']);
     expect(run.code).toBe(0);
     expect(run.result.reason).toBe('deadline');
+    // SIGTERM ended it, at the deadline: not before it, and long before its 300 s were up
     expect(run.result.exit_code).toBe(-15);
     expect(run.result.message).toMatch(/deadline/);
     expect(run.result.wall_time).toBeGreaterThanOrEqual(1);
+    expect(run.result.wall_time).toBeLessThan(30);
     expectValidResult(run.result);
     // the background child went with the script
     expect(isAlive(Number(readFileSync(pidFile, 'utf8').trim()))).toBe(false);
   });
 
   it('kills a script that ignores SIGTERM 5 s after the deadline', async () => {
-    const content = `import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(30)\n`;
+    const content = `import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(300)\n`;
     const run = await harness(content, [], { AMUN_DEADLINE_SECONDS: '0.5' });
     expect(run.result.reason).toBe('deadline');
     expect(run.result.exit_code).toBe(-9);
     expect(run.result.message).toMatch(/SIGKILL/);
-    expect(run.seconds).toBeGreaterThanOrEqual(5);
-    expect(run.seconds).toBeLessThan(15);
+    // the 0.5 s deadline and the 5 s grace went by first; SIGKILL came long before the 300 s were up
+    expect(run.result.wall_time).toBeGreaterThanOrEqual(5.5);
+    expect(run.result.wall_time).toBeLessThan(30);
   });
 
   it('reports a missing script as a harness error in a valid result', async () => {

@@ -35,7 +35,17 @@ describe('dispatcher', () => {
 
   const withRoute = (name: Route['name'], patch: Partial<Route>): Route => ({ ...routeFor(name), ...patch });
 
+  /** A promise the test resolves when it chooses; opened in afterEach too, so a failed test does not leave a handler waiting. */
+  const gates: Array<() => void> = [];
+  function gate(): { opened: Promise<void>; open: () => void } {
+    let open!: () => void;
+    const opened = new Promise<void>((r) => (open = r));
+    gates.push(open);
+    return { opened, open };
+  }
+
   afterEach(async () => {
+    for (const open of gates.splice(0)) open();
     for (const d of dispatchers.splice(0)) await d.stop();
     await emu?.stop();
     dir?.remove();
@@ -92,10 +102,14 @@ describe('dispatcher', () => {
     expect(remaining).toBeGreaterThan(0);
     expect(remaining).toBeLessThanOrEqual(routeFor('ingest').timeoutSeconds * 1000);
 
-    // Only 'two' came back, once, with its receive count increased, after the visibility timeout.
+    // Only 'two' came back, once, with its receive count increased, after the visibility timeout:
+    // not before 1 s past its first receive (the queue's own timestamp, so a late first
+    // invocation on a busy machine does not shorten the interval).
     const later = deliveries.slice(1).flatMap((d) => d.event.Records);
     expect(later.map((r) => [r.body, r.attributes.ApproximateReceiveCount])).toEqual([['two', '2']]);
-    expect((deliveries[1]?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(900);
+    const firstReceive = Number(later[0]?.attributes.ApproximateFirstReceiveTimestamp);
+    expect(firstReceive).toBeGreaterThanOrEqual(Number(later[0]?.attributes.SentTimestamp));
+    expect((deliveries[1]?.at ?? 0) - firstReceive).toBeGreaterThanOrEqual(1000);
   });
 
   it('moves a message whose handler always throws to the DLQ after maxReceiveCount receives', async () => {
@@ -119,29 +133,37 @@ describe('dispatcher', () => {
   });
 
   it('extends the visibility of a slow invocation so it is not delivered twice', async () => {
-    // Heartbeats every second for a 2 s visibility timeout; the handler runs 5 s.
+    // Heartbeats every second for a 2 s visibility timeout; the handler runs until the test lets
+    // it finish, after twice the visibility timeout.
     await setup({ work: { visibilityTimeoutSeconds: 2 } });
     const sqs = sqsFor(emu.endpoint);
     let invocations = 0;
+    let firstReceive = 0;
+    const { opened: released, open: release } = gate();
     let finished = false;
     dispatch({
       handlers: {
-        build: async () => {
+        build: async (event) => {
           invocations++;
-          await sleep(5000);
+          firstReceive = Number(event.Records[0]?.attributes.ApproximateFirstReceiveTimestamp);
+          await released;
           finished = true;
         },
       },
     });
     await sqs.send(new SendMessageCommand({ QueueUrl: emu.queueUrls.work, MessageBody: 'long build' }));
     await waitFor(() => invocations === 1);
-    await sleep(3500);
-    // Well past the visibility timeout: still invisible, still the one invocation (build has two
-    // pollers, so a redelivery would have been picked up at once).
+    // Twice the visibility timeout after the receive, the handler still running: still invisible,
+    // still the one invocation (build has two pollers, so a redelivery would have been picked up
+    // at once).
+    await sleep(firstReceive + 2 * 2000 - Date.now());
+    expect(finished).toBe(false);
     expect(await queueCounts(sqs, emu.queueUrls.work)).toMatchObject({ visible: 0, inflight: 1 });
     expect(invocations).toBe(1);
+    release();
     await waitFor(() => finished);
     await waitFor(async () => (await queueCounts(sqs, emu.queueUrls.work)).total === 0);
+    // Deleted, not just invisible: nothing comes back after another visibility timeout.
     await sleep(2200);
     expect(invocations).toBe(1);
   });
@@ -149,25 +171,30 @@ describe('dispatcher', () => {
   it('stop() waits for the invocation in flight and deletes its record', async () => {
     await setup();
     const sqs = sqsFor(emu.endpoint);
+    const order: string[] = [];
     let started!: () => void;
     const running = new Promise<void>((r) => (started = r));
-    let finished = false;
+    const { opened: released, open: release } = gate();
     const d = dispatch({
       handlers: {
         build: async () => {
           started();
-          await sleep(800);
-          finished = true;
+          await released;
+          order.push('handler finished');
         },
       },
     });
     await sqs.send(new SendMessageCommand({ QueueUrl: emu.queueUrls.work, MessageBody: 'in flight at stop' }));
     await running;
     expect(d.inFlight).toBe(1);
-    const t = Date.now();
-    await d.stop();
-    expect(finished).toBe(true);
-    expect(Date.now() - t).toBeGreaterThanOrEqual(500);
+    const stopped = d.stop().then(() => order.push('stop resolved'));
+    // The pollers' long polls are aborted at once; stop() must still wait for the handler.
+    await sleep(300);
+    expect(order).toEqual([]);
+    order.push('released');
+    release();
+    await stopped;
+    expect(order).toEqual(['released', 'handler finished', 'stop resolved']);
     expect(d.inFlight).toBe(0);
     expect(await queueCounts(sqs, emu.queueUrls.work)).toMatchObject({ total: 0 });
   });
@@ -175,12 +202,19 @@ describe('dispatcher', () => {
   it('stops promptly while long-polling and leaves later messages for the next consumer', async () => {
     await setup();
     const sqs = sqsFor(emu.endpoint);
-    const d = dispatch({ waitTimeSeconds: 20, handlers: { build: async () => undefined, index: async () => undefined } });
+    let handled = 0;
+    const d = dispatch({ waitTimeSeconds: 20, handlers: { build: async () => void handled++, index: async () => undefined } });
+    // One message through and deleted: the pollers are running and back in their 20 s long polls.
+    await sqs.send(new SendMessageCommand({ QueueUrl: emu.queueUrls.work, MessageBody: 'before stop' }));
+    await waitFor(() => handled === 1);
+    await waitFor(async () => (await queueCounts(sqs, emu.queueUrls.work)).total === 0);
     await sleep(300);
     const t = Date.now();
     await d.stop();
-    expect(Date.now() - t).toBeLessThan(2000);
-    await sleep(100);
+    // Aborted, the long polls end at once; left to run out they would take up to 20 s.
+    expect(Date.now() - t).toBeLessThan(10_000);
+    // The emulator drops an aborted long poll when it sees its connection close.
+    await sleep(200);
     await sqs.send(new SendMessageCommand({ QueueUrl: emu.queueUrls.work, MessageBody: 'after stop' }));
     expect(await queueCounts(sqs, emu.queueUrls.work)).toMatchObject({ visible: 1, inflight: 0 });
   });
@@ -192,13 +226,14 @@ describe('dispatcher', () => {
     let now = 0;
     let peak = 0;
     let handled = 0;
+    const { opened: released, open: release } = gate();
     const d = dispatch({
       routes: [withRoute('build', { localConcurrency: limit })],
       handlers: {
         build: async (event) => {
           now++;
           peak = Math.max(peak, now);
-          await sleep(150);
+          await released;
           handled += event.Records.length;
           now--;
         },
@@ -210,6 +245,13 @@ describe('dispatcher', () => {
         Entries: Array.from({ length: 10 }, (_, i) => ({ Id: String(i), MessageBody: `job ${i}` })),
       }),
     );
+    // The invocations hold on until released: the limit fills up, and given time no fourth one
+    // starts although seven messages wait.
+    await waitFor(() => now >= limit);
+    await sleep(300);
+    expect({ now, peak }).toEqual({ now: limit, peak: limit });
+    expect(await queueCounts(sqs, emu.queueUrls.work)).toMatchObject({ visible: 10 - limit, inflight: limit });
+    release();
     await waitFor(() => handled === 10);
     await d.idle({ timeoutMs: 10_000 });
     expect(handled).toBe(10);
