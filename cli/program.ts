@@ -292,7 +292,7 @@ interface ManifestOptions {
 /** The manifests of a specification, rendered by the builders the kubernetes executor uses, without a cluster. */
 async function renderManifests(spec: unknown, opts: ManifestOptions): Promise<string> {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
-  const [{ normalizeSpecification, mintInspectionId }, { generateBuild }, { harnessFiles }, { SpecificationError }, { SERVICE_VERSION, kubernetesFromEnv }, { clusterSettings }, { previewManifests }, { INSPECTION_ID_PATTERN }, { stringify }] =
+  const [{ normalizeSpecification, mintInspectionId }, { generateBuild }, { harnessFiles }, { SpecificationError }, { SERVICE_VERSION, kubernetesFromEnv }, { clusterSettings }, { previewManifests }, { INSPECTION_ID_RULE, isInspectionId }, { stringify }] =
     await Promise.all([
       import('../functions/core/specification.js'),
       import('../functions/core/dockerfile.js'),
@@ -304,8 +304,8 @@ async function renderManifests(spec: unknown, opts: ManifestOptions): Promise<st
       import('../functions/core/layout.js'),
       import('yaml'),
     ]);
-  if (opts.id !== undefined && (!INSPECTION_ID_PATTERN.test(opts.id) || opts.id.length > 63)) {
-    throw new CliError('invalid --id', EXIT_BAD_INPUT, [{ path: '--id', message: 'must look like inspection-<name>-<hex>: lower-case letters, digits and dashes, at most 63 characters' }]);
+  if (opts.id !== undefined && !isInspectionId(opts.id)) {
+    throw new CliError('invalid --id', EXIT_BAD_INPUT, [{ path: '--id', message: INSPECTION_ID_RULE }]);
   }
   const placeholderRegistry = 'registry.example.com/amun';
   const kubernetes = { ...kubernetesFromEnv(), ...(opts.namespace ? { namespace: opts.namespace } : {}), ...(opts.labelPreset ? { labelPreset: opts.labelPreset } : {}) };

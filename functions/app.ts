@@ -14,12 +14,15 @@ import { makeKubernetesCluster, type KubernetesCluster } from './adapters/kubern
 import { InspectionService } from './core/inspections.js';
 import { Layout } from './core/layout.js';
 import { Pipeline } from './core/pipeline.js';
+import { InspectionRecords } from './core/records.js';
 import { systemClock, type Clock, type Executor } from './core/ports.js';
 
 export interface App {
   config: Config;
   store: S3ObjectStore;
   layout: Layout;
+  /** The one reader and writer of an inspection's objects. */
+  records: InspectionRecords;
   inspections: InspectionService;
   pipeline: Pipeline;
   executor: Executor;
@@ -47,14 +50,14 @@ export function makeApp(config: Config, overrides: AppOverrides = {}): App {
     run: config.queueUrls.run ? new SqsMessageQueue(sqs, config.queueUrls.run) : undefined,
     completions: new SqsMessageQueue(sqs, config.queueUrls.completions),
   };
+  const records = new InspectionRecords({ store, layout, logSink: (key) => new StoreLogSink(store, key, { intervalMs: overrides.logIntervalMs ?? 1000 }) });
   const cluster =
     overrides.cluster ??
-    (config.executor === 'kubernetes' && !overrides.executor ? makeKubernetesCluster(config, { store, layout, clock, credentials: s3.config.credentials }) : undefined);
+    (config.executor === 'kubernetes' && !overrides.executor ? makeKubernetesCluster(config, { store, records, clock, credentials: s3.config.credentials }) : undefined);
   const executor = overrides.executor ?? selectExecutor(config, cluster);
   const inspections = new InspectionService({
-    store,
+    records,
     workQueue: queues.work,
-    layout,
     clock,
     version: config.serviceVersion,
     fetchScript: (url) => fetchScript(url, config.scriptFetch),
@@ -62,14 +65,12 @@ export function makeApp(config: Config, overrides: AppOverrides = {}): App {
     liveStatus: cluster?.liveStatus,
   });
   const pipeline = new Pipeline({
-    store,
-    layout,
+    records,
     clock,
     executor,
     runQueue: queues.run,
     completionQueue: queues.completions,
-    logSink: (key) => new StoreLogSink(store, key, { intervalMs: overrides.logIntervalMs ?? 1000 }),
     defaultDeadlineSeconds: 3600,
   });
-  return { config, store, layout, inspections, pipeline, executor, queues, cluster };
+  return { config, store, layout, records, inspections, pipeline, executor, queues, cluster };
 }

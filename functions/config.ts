@@ -82,6 +82,47 @@ export interface Config extends Settings {
   serviceVersion: string;
 }
 
+/**
+ * Every environment variable the configuration reads, spelled once: the readers below, the CDK
+ * stack that sets them for the functions, and the docs' tables name them through this.
+ */
+export const ENV = {
+  allowedHosts: 'AMUN_ALLOWED_HOSTS',
+  allowedOrigins: 'AMUN_ALLOWED_ORIGINS',
+  apiToken: 'AMUN_API_TOKEN',
+  bucket: 'AMUN_BUCKET',
+  builderImage: 'AMUN_BUILDER_IMAGE',
+  completionQueueUrl: 'AMUN_COMPLETION_QUEUE_URL',
+  dataDir: 'AMUN_DATA_DIR',
+  executor: 'AMUN_EXECUTOR',
+  k8sBuilderServiceAccount: 'AMUN_K8S_BUILDER_SERVICE_ACCOUNT',
+  k8sBuildDeadlineSeconds: 'AMUN_K8S_BUILD_DEADLINE_SECONDS',
+  k8sCaData: 'AMUN_K8S_CA_DATA',
+  k8sClusterName: 'AMUN_K8S_CLUSTER_NAME',
+  k8sEndpoint: 'AMUN_K8S_ENDPOINT',
+  k8sExclusiveNodes: 'AMUN_K8S_EXCLUSIVE_NODES',
+  k8sKubeconfig: 'AMUN_K8S_KUBECONFIG',
+  k8sLabelPreset: 'AMUN_K8S_LABEL_PRESET',
+  k8sNamespace: 'AMUN_K8S_NAMESPACE',
+  k8sPodStorageEndpoint: 'AMUN_K8S_POD_STORAGE_ENDPOINT',
+  k8sRegistrySecret: 'AMUN_K8S_REGISTRY_SECRET',
+  k8sUploaderImage: 'AMUN_K8S_UPLOADER_IMAGE',
+  logLevel: 'AMUN_LOG_LEVEL',
+  outputLimitBytes: 'AMUN_OUTPUT_LIMIT_BYTES',
+  registry: 'AMUN_REGISTRY',
+  resultOutputLimitBytes: 'AMUN_RESULT_OUTPUT_LIMIT_BYTES',
+  runQueueUrl: 'AMUN_RUN_QUEUE_URL',
+  scriptAllowHttp: 'AMUN_SCRIPT_ALLOW_HTTP',
+  scriptAllowPrivate: 'AMUN_SCRIPT_ALLOW_PRIVATE',
+  scriptMaxBytes: 'AMUN_SCRIPT_MAX_BYTES',
+  scriptTimeoutMs: 'AMUN_SCRIPT_TIMEOUT_MS',
+  specsPrefix: 'AMUN_SPECS_PREFIX',
+  storagePort: 'AMUN_STORAGE_PORT',
+  storePrefix: 'AMUN_STORE_PREFIX',
+  waitSeconds: 'AMUN_WAIT_SECONDS',
+  workQueueUrl: 'AMUN_WORK_QUEUE_URL',
+} as const;
+
 export class ConfigError extends Error {
   constructor(variable: string, problem: string) {
     super(`configuration: ${variable} ${problem}`);
@@ -148,41 +189,41 @@ function origins(env: Env, name: string): string[] {
 
 /** The settings every entry point shares, read and checked once. */
 export function settingsFromEnv(env: Env = process.env): Settings {
-  const executor = env.AMUN_EXECUTOR || 'auto';
+  const executor = env[ENV.executor] || 'auto';
   if (!['auto', 'process', 'container', 'kubernetes'].includes(executor)) {
-    throw new ConfigError('AMUN_EXECUTOR', `must be one of auto, process, container, kubernetes, got ${JSON.stringify(executor)}`);
+    throw new ConfigError(ENV.executor, `must be one of auto, process, container, kubernetes, got ${JSON.stringify(executor)}`);
   }
-  const storePrefix = (env.AMUN_STORE_PREFIX || 'inspections').replace(/\/+$/, '');
-  if (storePrefix === '' || storePrefix.startsWith('/')) throw new ConfigError('AMUN_STORE_PREFIX', 'must be a relative key prefix');
-  const specsPrefix = (env.AMUN_SPECS_PREFIX || 'specs/').replace(/\/*$/, '/');
-  if (specsPrefix === '/' || specsPrefix.startsWith('/')) throw new ConfigError('AMUN_SPECS_PREFIX', 'must be a relative key prefix');
+  const storePrefix = (env[ENV.storePrefix] || 'inspections').replace(/\/+$/, '');
+  if (storePrefix === '' || storePrefix.startsWith('/')) throw new ConfigError(ENV.storePrefix, 'must be a relative key prefix');
+  const specsPrefix = (env[ENV.specsPrefix] || 'specs/').replace(/\/*$/, '/');
+  if (specsPrefix === '/' || specsPrefix.startsWith('/')) throw new ConfigError(ENV.specsPrefix, 'must be a relative key prefix');
   if (specsPrefix.startsWith(`${storePrefix}/`) || `${storePrefix}/`.startsWith(specsPrefix)) {
-    throw new ConfigError('AMUN_SPECS_PREFIX', `must not overlap AMUN_STORE_PREFIX (${storePrefix}/): dropped specs and inspections would trigger each other`);
+    throw new ConfigError(ENV.specsPrefix, `must not overlap AMUN_STORE_PREFIX (${storePrefix}/): dropped specs and inspections would trigger each other`);
   }
   return {
     storePrefix,
     specsPrefix,
     executor: executor as Settings['executor'],
-    dataDir: env.AMUN_DATA_DIR || '.amun',
-    apiToken: env.AMUN_API_TOKEN || undefined,
+    dataDir: env[ENV.dataDir] || '.amun',
+    apiToken: env[ENV.apiToken] || undefined,
     scriptFetch: {
-      allowHttp: bool(env, 'AMUN_SCRIPT_ALLOW_HTTP', false),
-      allowPrivateAddresses: bool(env, 'AMUN_SCRIPT_ALLOW_PRIVATE', false),
-      maxBytes: atLeast(env, 'AMUN_SCRIPT_MAX_BYTES', 1, 1024 * 1024),
-      timeoutMs: atLeast(env, 'AMUN_SCRIPT_TIMEOUT_MS', 1, 10_000),
+      allowHttp: bool(env, ENV.scriptAllowHttp, false),
+      allowPrivateAddresses: bool(env, ENV.scriptAllowPrivate, false),
+      maxBytes: atLeast(env, ENV.scriptMaxBytes, 1, 1024 * 1024),
+      timeoutMs: atLeast(env, ENV.scriptTimeoutMs, 1, 10_000),
     },
     logLevel: logLevelFromEnv(env),
     kubernetes: kubernetesFromEnv(env),
     output: {
-      logBytes: atLeast(env, 'AMUN_OUTPUT_LIMIT_BYTES', 1024, DEFAULT_OUTPUT_LIMITS.logBytes),
-      resultBytes: atLeast(env, 'AMUN_RESULT_OUTPUT_LIMIT_BYTES', 1024, DEFAULT_OUTPUT_LIMITS.resultBytes),
+      logBytes: atLeast(env, ENV.outputLimitBytes, 1024, DEFAULT_OUTPUT_LIMITS.logBytes),
+      resultBytes: atLeast(env, ENV.resultOutputLimitBytes, 1024, DEFAULT_OUTPUT_LIMITS.resultBytes),
     },
-    http: { allowedHosts: list(env, 'AMUN_ALLOWED_HOSTS').map((h) => h.toLowerCase()), allowedOrigins: origins(env, 'AMUN_ALLOWED_ORIGINS') },
+    http: { allowedHosts: list(env, ENV.allowedHosts).map((h) => h.toLowerCase()), allowedOrigins: origins(env, ENV.allowedOrigins) },
   };
 }
 
 export function logLevelFromEnv(env: Env = process.env): string {
-  return (env.AMUN_LOG_LEVEL || env.POWERTOOLS_LOG_LEVEL || 'INFO').toUpperCase();
+  return (env[ENV.logLevel] || env.POWERTOOLS_LOG_LEVEL || 'INFO').toUpperCase();
 }
 
 /** A deployed function's configuration: the shared settings plus where its bucket and queues are. */
@@ -191,11 +232,11 @@ export function configFromEnv(env: Env = process.env): Config {
     ...settingsFromEnv(env),
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
     endpoint: env.AWS_ENDPOINT_URL || undefined,
-    bucket: required(env, 'AMUN_BUCKET'),
+    bucket: required(env, ENV.bucket),
     queueUrls: {
-      work: required(env, 'AMUN_WORK_QUEUE_URL'),
-      run: env.AMUN_RUN_QUEUE_URL || undefined,
-      completions: required(env, 'AMUN_COMPLETION_QUEUE_URL'),
+      work: required(env, ENV.workQueueUrl),
+      run: env[ENV.runQueueUrl] || undefined,
+      completions: required(env, ENV.completionQueueUrl),
     },
     serviceVersion: SERVICE_VERSION,
   };
@@ -210,30 +251,30 @@ export interface ServeSettings {
 }
 
 export function serveSettingsFromEnv(env: Env = process.env): ServeSettings {
-  const storagePort = int(env, 'AMUN_STORAGE_PORT', 0);
-  if (storagePort > 65535) throw new ConfigError('AMUN_STORAGE_PORT', `must be a port number, got ${storagePort}`);
-  const waitTimeSeconds = int(env, 'AMUN_WAIT_SECONDS', 20);
-  if (waitTimeSeconds > 20) throw new ConfigError('AMUN_WAIT_SECONDS', `must be at most 20 (SQS's longest poll), got ${waitTimeSeconds}`);
+  const storagePort = int(env, ENV.storagePort, 0);
+  if (storagePort > 65535) throw new ConfigError(ENV.storagePort, `must be a port number, got ${storagePort}`);
+  const waitTimeSeconds = int(env, ENV.waitSeconds, 20);
+  if (waitTimeSeconds > 20) throw new ConfigError(ENV.waitSeconds, `must be at most 20 (SQS's longest poll), got ${waitTimeSeconds}`);
   return { storagePort, waitTimeSeconds };
 }
 
 export function kubernetesFromEnv(env: Env = process.env): KubernetesConfig {
-  const preset = env.AMUN_K8S_LABEL_PRESET ?? 'nfd';
-  if (!['nfd', 'karpenter', 'amun'].includes(preset)) throw new ConfigError('AMUN_K8S_LABEL_PRESET', `must be one of nfd, karpenter, amun, got ${JSON.stringify(preset)}`);
+  const preset = env[ENV.k8sLabelPreset] ?? 'nfd';
+  if (!['nfd', 'karpenter', 'amun'].includes(preset)) throw new ConfigError(ENV.k8sLabelPreset, `must be one of nfd, karpenter, amun, got ${JSON.stringify(preset)}`);
   return {
-    namespace: env.AMUN_K8S_NAMESPACE ?? 'amun',
-    clusterName: env.AMUN_K8S_CLUSTER_NAME || undefined,
-    endpoint: env.AMUN_K8S_ENDPOINT || undefined,
-    caData: env.AMUN_K8S_CA_DATA || undefined,
-    kubeconfig: env.AMUN_K8S_KUBECONFIG || env.KUBECONFIG || undefined,
-    registry: env.AMUN_REGISTRY || undefined,
-    builderImage: env.AMUN_BUILDER_IMAGE ?? 'ghcr.io/osscontainertools/kaniko:debug',
+    namespace: env[ENV.k8sNamespace] ?? 'amun',
+    clusterName: env[ENV.k8sClusterName] || undefined,
+    endpoint: env[ENV.k8sEndpoint] || undefined,
+    caData: env[ENV.k8sCaData] || undefined,
+    kubeconfig: env[ENV.k8sKubeconfig] || env.KUBECONFIG || undefined,
+    registry: env[ENV.registry] || undefined,
+    builderImage: env[ENV.builderImage] ?? 'ghcr.io/osscontainertools/kaniko:debug',
     labelPreset: preset,
-    builderServiceAccount: env.AMUN_K8S_BUILDER_SERVICE_ACCOUNT || 'amun-builder',
-    exclusiveNodes: bool(env, 'AMUN_K8S_EXCLUSIVE_NODES', false),
-    registrySecret: env.AMUN_K8S_REGISTRY_SECRET || undefined,
-    uploaderImage: env.AMUN_K8S_UPLOADER_IMAGE || undefined,
-    buildDeadlineSeconds: env.AMUN_K8S_BUILD_DEADLINE_SECONDS ? positive(env, 'AMUN_K8S_BUILD_DEADLINE_SECONDS') : undefined,
-    podStorageEndpoint: env.AMUN_K8S_POD_STORAGE_ENDPOINT || undefined,
+    builderServiceAccount: env[ENV.k8sBuilderServiceAccount] || 'amun-builder',
+    exclusiveNodes: bool(env, ENV.k8sExclusiveNodes, false),
+    registrySecret: env[ENV.k8sRegistrySecret] || undefined,
+    uploaderImage: env[ENV.k8sUploaderImage] || undefined,
+    buildDeadlineSeconds: env[ENV.k8sBuildDeadlineSeconds] ? positive(env, ENV.k8sBuildDeadlineSeconds) : undefined,
+    podStorageEndpoint: env[ENV.k8sPodStorageEndpoint] || undefined,
   };
 }

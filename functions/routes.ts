@@ -1,28 +1,18 @@
 /**
  * Which function answers which trigger: the one table that the CDK stack (infra/) and the
  * embedded local stack (local/) both read. Nothing else lists functions, queues or filters.
+ * Each route also says how to make its handler (`load`, imported only when called: the CDK app
+ * reads the table without loading any function code); the local stack wires every local route
+ * from it.
  */
+import type { App } from './app.js';
+import type { ApiHandler } from './api/handler.js';
+import type { SqsHandler } from './lib/sqs.js';
+import type { ReconcileHandler } from './reconcile/handler.js';
+import { LAYOUT_SUFFIXES } from './core/layout.js';
+import type { QueueName } from './queues.js';
 
-export type QueueName = 'work' | 'run' | 'ingestEvents' | 'scheduleEvents' | 'indexEvents' | 'completions';
-
-export interface QueueSpec {
-  /** Physical name stem; deployments add their own prefix. */
-  name: string;
-  /** Receives before a message moves to the dead-letter queue. */
-  maxReceiveCount: number;
-  /** Consumers get this, or at least six times their timeout on AWS. */
-  visibilityTimeoutSeconds: number;
-  description: string;
-}
-
-export const queues: Record<QueueName, QueueSpec> = {
-  work: { name: 'amun-work', maxReceiveCount: 3, visibilityTimeoutSeconds: 900, description: 'build requests from submit' },
-  run: { name: 'amun-run', maxReceiveCount: 3, visibilityTimeoutSeconds: 900, description: 'one message per item for local executors' },
-  ingestEvents: { name: 'amun-ingest-events', maxReceiveCount: 5, visibilityTimeoutSeconds: 180, description: 'S3 notifications for dropped spec files' },
-  scheduleEvents: { name: 'amun-schedule-events', maxReceiveCount: 5, visibilityTimeoutSeconds: 180, description: 'S3 notifications for build outcomes' },
-  indexEvents: { name: 'amun-index-events', maxReceiveCount: 5, visibilityTimeoutSeconds: 180, description: 'S3 notifications for run results' },
-  completions: { name: 'amun-completions', maxReceiveCount: 5, visibilityTimeoutSeconds: 60, description: 'completion messages for consumers' },
-};
+export { queues, type QueueName, type QueueSpec } from './queues.js';
 
 /** Symbolic S3 prefixes, resolved against configuration (the store prefix is configurable). */
 export type PrefixRef = 'specs' | 'store';
@@ -35,11 +25,13 @@ export type Trigger =
 
 export type FunctionName = 'api' | 'ingest' | 'build' | 'schedule' | 'run' | 'index' | 'reconcile';
 
-export interface Route {
+/** A route's handler, made from the app. */
+export type HandlerFactory<H> = (app: App) => H;
+
+interface RouteBase {
   name: FunctionName;
   /** Module that exports `handler`, relative to functions/. */
   entry: string;
-  trigger: Trigger;
   timeoutSeconds: number;
   memoryMb: number;
   /** Where the function runs: `local` only for what a cluster does itself on AWS. */
@@ -61,9 +53,20 @@ export interface Route {
   description: string;
 }
 
+export type HttpRoute = RouteBase & { trigger: Extract<Trigger, { kind: 'http' }>; load: () => Promise<HandlerFactory<ApiHandler>> };
+export type SqsRoute = RouteBase & { trigger: Extract<Trigger, { kind: 'queue' | 's3' }>; load: () => Promise<HandlerFactory<SqsHandler>> };
+export type ScheduleRoute = RouteBase & { trigger: Extract<Trigger, { kind: 'schedule' }>; load: () => Promise<HandlerFactory<ReconcileHandler>> };
+
+/** The handler a route's trigger needs: HTTP events, SQS batches, or a schedule tick. */
+export type Route = HttpRoute | SqsRoute | ScheduleRoute;
+
+export const isHttpRoute = (route: Route): route is HttpRoute => route.trigger.kind === 'http';
+export const isSqsRoute = (route: Route): route is SqsRoute => route.trigger.kind === 'queue' || route.trigger.kind === 's3';
+
 export const routes: ReadonlyArray<Route> = [
   {
     name: 'api',
+    load: async () => (await import('./api/handler.js')).makeApiHandler,
     entry: 'api/index.ts',
     trigger: { kind: 'http', basePath: '/api/v1' },
     timeoutSeconds: 29,
@@ -77,6 +80,7 @@ export const routes: ReadonlyArray<Route> = [
   },
   {
     name: 'ingest',
+    load: async () => (await import('./ingest/handler.js')).makeIngestHandler,
     entry: 'ingest/index.ts',
     trigger: { kind: 's3', queue: 'ingestEvents', prefix: 'specs', suffix: '.json', batchSize: 10 },
     timeoutSeconds: 30,
@@ -89,6 +93,7 @@ export const routes: ReadonlyArray<Route> = [
   },
   {
     name: 'build',
+    load: async () => (await import('./build/handler.js')).makeBuildHandler,
     entry: 'build/index.ts',
     trigger: { kind: 'queue', queue: 'work', batchSize: 1 },
     timeoutSeconds: 900,
@@ -102,8 +107,9 @@ export const routes: ReadonlyArray<Route> = [
   },
   {
     name: 'schedule',
+    load: async () => (await import('./schedule/handler.js')).makeScheduleHandler,
     entry: 'schedule/index.ts',
-    trigger: { kind: 's3', queue: 'scheduleEvents', prefix: 'store', suffix: '/build/status', batchSize: 10 },
+    trigger: { kind: 's3', queue: 'scheduleEvents', prefix: 'store', suffix: LAYOUT_SUFFIXES.buildStatus, batchSize: 10 },
     timeoutSeconds: 60,
     memoryMb: 512,
     runsOn: ['aws', 'local'],
@@ -115,6 +121,7 @@ export const routes: ReadonlyArray<Route> = [
   },
   {
     name: 'run',
+    load: async () => (await import('./run/handler.js')).makeRunHandler,
     entry: 'run/index.ts',
     trigger: { kind: 'queue', queue: 'run', batchSize: 1 },
     timeoutSeconds: 900,
@@ -127,8 +134,9 @@ export const routes: ReadonlyArray<Route> = [
   },
   {
     name: 'index',
+    load: async () => (await import('./index/handler.js')).makeIndexHandler,
     entry: 'index/index.ts',
-    trigger: { kind: 's3', queue: 'indexEvents', prefix: 'store', suffix: '/result', batchSize: 10 },
+    trigger: { kind: 's3', queue: 'indexEvents', prefix: 'store', suffix: LAYOUT_SUFFIXES.result, batchSize: 10 },
     timeoutSeconds: 60,
     memoryMb: 512,
     runsOn: ['aws', 'local'],
@@ -139,6 +147,7 @@ export const routes: ReadonlyArray<Route> = [
   },
   {
     name: 'reconcile',
+    load: async () => (await import('./reconcile/handler.js')).makeReconcileHandler,
     entry: 'reconcile/index.ts',
     trigger: { kind: 'schedule', rateMinutes: 5 },
     timeoutSeconds: 120,

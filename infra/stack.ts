@@ -19,12 +19,13 @@ import { AmunHttpApi } from './constructs/http-api.js';
 import { AmunQueue } from './constructs/queue.js';
 import { Store } from './constructs/store.js';
 import { acknowledge, acks, providerFunctionAcks } from './nag.js';
+import { ENV } from '../functions/config.js';
 
 /** The variable each queue's URL goes in (functions/config.ts reads these). */
 export const QUEUE_URL_VARIABLES: Partial<Record<QueueName, string>> = {
-  work: 'AMUN_WORK_QUEUE_URL',
-  run: 'AMUN_RUN_QUEUE_URL',
-  completions: 'AMUN_COMPLETION_QUEUE_URL',
+  work: ENV.workQueueUrl,
+  run: ENV.runQueueUrl,
+  completions: ENV.completionQueueUrl,
 };
 
 /** Queue URLs functions/config.ts requires at start-up in every function, sender or not. */

@@ -6,15 +6,10 @@
 import { join, resolve } from 'node:path';
 import { SERVICE_VERSION, serveSettingsFromEnv, settingsFromEnv, type Config, type Settings } from '../functions/config.js';
 import { makeApp, type App, type AppOverrides } from '../functions/app.js';
-import { makeApiHandler } from '../functions/api/handler.js';
-import { makeBuildHandler } from '../functions/build/handler.js';
-import { makeIndexHandler } from '../functions/index/handler.js';
-import { makeIngestHandler } from '../functions/ingest/handler.js';
-import { makeRunHandler } from '../functions/run/handler.js';
-import { makeScheduleHandler } from '../functions/schedule/handler.js';
+import type { ApiHandler } from '../functions/api/handler.js';
 import { makeLogger } from '../functions/logger.js';
 import type { ExecutorKind } from '../functions/core/ports.js';
-import type { FunctionName } from '../functions/routes.js';
+import { isHttpRoute, isSqsRoute, routes, type FunctionName } from '../functions/routes.js';
 import type { SqsHandler } from '../functions/lib/sqs.js';
 import { startDispatcher } from './dispatcher.js';
 import { startEmulator } from './emulator.js';
@@ -107,21 +102,25 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
   const app = makeApp(config, options.overrides);
   const wrap = (name: FunctionName, handler: SqsHandler): SqsHandler => options.wrapHandler?.(name, handler) ?? handler;
+  // Every local route of the table, made from its own factory (loaded one at a time: jest's ESM
+  // runtime fails concurrent dynamic imports that share a module).
+  const handlers: Partial<Record<FunctionName, SqsHandler>> = {};
+  let apiHandler: ApiHandler | undefined;
+  for (const route of routes) {
+    if (!route.runsOn.includes('local')) continue;
+    if (isHttpRoute(route)) apiHandler = (await route.load())(app);
+    else if (isSqsRoute(route)) handlers[route.name] = wrap(route.name, (await route.load())(app));
+  }
+  if (!apiHandler) throw new Error('the routes table has no local http route');
   const dispatcher = startDispatcher({
     endpoint: emulator.endpoint,
     region,
     queueUrls: emulator.queueUrls,
-    handlers: {
-      ingest: wrap('ingest', makeIngestHandler(app)),
-      build: wrap('build', makeBuildHandler(app)),
-      schedule: wrap('schedule', makeScheduleHandler(app)),
-      run: wrap('run', makeRunHandler(app)),
-      index: wrap('index', makeIndexHandler(app)),
-    },
+    handlers,
     waitTimeSeconds: options.waitTimeSeconds ?? serve.waitTimeSeconds,
     logger: makeLogger('local'),
   });
-  const http = await startHttpServer(makeApiHandler(app), { port: options.port, host: options.host ?? '127.0.0.1', allowedHosts: settings.http.allowedHosts });
+  const http = await startHttpServer(apiHandler, { port: options.port, host: options.host ?? '127.0.0.1', allowedHosts: settings.http.allowedHosts });
   let stopped: Promise<void> | undefined;
   return {
     apiUrl: http.url,

@@ -4,7 +4,7 @@ import httpRouter from '@middy/http-router';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { App } from '../app.js';
 import { SpecificationError } from '../core/errors.js';
-import { INSPECTION_ID_PATTERN } from '../core/layout.js';
+import { INSPECTION_ID_RULE, isInspectionId } from '../core/layout.js';
 import { makeLogger, withLogKeys } from '../logger.js';
 import { HttpError, bearerAuth, bodyLimit, echoed, errorMapper, json, jsonBody, jsonContentType, originGuard, type HttpResult } from './http.js';
 import { openApiDocument } from './openapi.js';
@@ -18,9 +18,7 @@ const PUBLIC_PATHS: ReadonlySet<string> = new Set([`${BASE}/version`]);
 
 function inspectionId(event: APIGatewayProxyEventV2): string {
   const id = event.pathParameters?.inspection_id ?? '';
-  if (!INSPECTION_ID_PATTERN.test(id) || id.length > 63) {
-    throw new SpecificationError('invalid inspection id', [{ path: '/inspection_id', message: 'must look like inspection-<name>-<hex>: lower-case letters, digits and dashes, at most 63 characters' }]);
-  }
+  if (!isInspectionId(id)) throw new SpecificationError('invalid inspection id', [{ path: '/inspection_id', message: INSPECTION_ID_RULE }]);
   return id;
 }
 

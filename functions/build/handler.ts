@@ -2,7 +2,7 @@
 import type { App } from '../app.js';
 import type { BuildMessage } from '../core/generated/types.js';
 import { makeLogger, withLogKeys } from '../logger.js';
-import { queues } from '../routes.js';
+import { queues } from '../queues.js';
 import { messageBody, recordingLastFailure, sqsHandler, type SqsHandler } from '../lib/sqs.js';
 
 export function makeBuildHandler(app: Pick<App, 'pipeline'>): SqsHandler {

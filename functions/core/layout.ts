@@ -6,7 +6,21 @@
 /** Tag of build-context objects: the bucket's lifecycle rule expires them by it (S3 lifecycle filters match key prefixes, and contexts sit below each inspection id). */
 export const BUILD_CONTEXT_TAGS: Readonly<Record<string, string>> = { 'amun-artifact': 'build-context' };
 
+/** The ends of the keys whose creation triggers a stage: S3 notification filters match them. */
+export const LAYOUT_SUFFIXES = { buildStatus: '/build/status', result: '/result' } as const;
+
+/** An object of an inspection that a stage is triggered by. */
+export type TriggerObject = { kind: 'build-status'; id: string } | { kind: 'result'; id: string; item: number };
+
 export const INSPECTION_ID_PATTERN = /^inspection-[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+/** Inspection ids name Kubernetes objects: a DNS-1123 label is at most 63 characters. */
+export const MAX_INSPECTION_ID_LENGTH = 63;
+/** What a valid inspection id looks like, in words (for errors). */
+export const INSPECTION_ID_RULE = `must look like inspection-<name>-<hex>: lower-case letters, digits and dashes, at most ${MAX_INSPECTION_ID_LENGTH} characters`;
+
+export function isInspectionId(id: string): boolean {
+  return id.length <= MAX_INSPECTION_ID_LENGTH && INSPECTION_ID_PATTERN.test(id);
+}
 
 export class Layout {
   /** `prefix` without a trailing slash, e.g. `inspections` or `<bucket_prefix>/<deployment>/inspections`. */
@@ -35,17 +49,21 @@ export class Layout {
   }
   /** Ours: outcome of the build; its creation triggers scheduling. */
   buildStatus(id: string): string {
-    return `${this.prefix}/${id}/build/status`;
+    return `${this.prefix}/${id}${LAYOUT_SUFFIXES.buildStatus}`;
   }
   /** Ours: the build context, every file with its mode in one object (schemas/build-context.json). */
   context(id: string): string {
     return `${this.prefix}/${id}/build/context.json`;
   }
+  /** Ours (kubernetes executor): the build context as the tarball a cluster builder reads. */
+  contextTarball(id: string): string {
+    return `${this.prefix}/${id}/build/context.tar.gz`;
+  }
   resultsPrefix(id: string): string {
     return `${this.prefix}/${id}/results/`;
   }
   result(id: string, item: number): string {
-    return `${this.prefix}/${id}/results/${item}/result`;
+    return `${this.prefix}/${id}/results/${item}${LAYOUT_SUFFIXES.result}`;
   }
   resultLog(id: string, item: number): string {
     return `${this.prefix}/${id}/results/${item}/log`;
@@ -66,9 +84,27 @@ export class Layout {
     const inverted = String(9_999_999_999_999 - createdMs).padStart(13, '0');
     return `${this.indexPrefix}/${inverted}_${id}`;
   }
+  /**
+   * Ours (kubernetes executor): the image digest the functions recorded for a stack. Beside the
+   * inspections (no inspection id is `images`), outside every grant a pod gets.
+   */
+  imageRecord(stackDigest: string): string {
+    if (!/^[0-9a-f]{64}$/.test(stackDigest)) throw new Error(`stack digest must be 64 hex digits, got ${JSON.stringify(stackDigest)}`);
+    return `${this.prefix}/images/${stackDigest}`;
+  }
   idFromIndexEntry(key: string): string | undefined {
     const m = /_([^/]+)$/.exec(key);
     return m?.[1];
+  }
+
+  /** Which triggering object a key is (a build status, an item's result), or undefined. */
+  triggerObject(key: string): TriggerObject | undefined {
+    const parsed = this.parse(key);
+    if (!parsed) return undefined;
+    if (key === this.buildStatus(parsed.id)) return { kind: 'build-status', id: parsed.id };
+    const m = /^results\/(0|[1-9][0-9]*)\/result$/.exec(parsed.rest);
+    if (m && key === this.result(parsed.id, Number(m[1]))) return { kind: 'result', id: parsed.id, item: Number(m[1]) };
+    return undefined;
   }
 
   /** Parses `<prefix>/<id>/results/<n>/result` and friends; undefined for keys outside the layout. */
@@ -78,7 +114,7 @@ export class Layout {
     const slash = tail.indexOf('/');
     if (slash <= 0) return undefined;
     const id = tail.slice(0, slash);
-    if (!INSPECTION_ID_PATTERN.test(id)) return undefined;
+    if (!isInspectionId(id)) return undefined;
     return { id, rest: tail.slice(slash + 1) };
   }
 }

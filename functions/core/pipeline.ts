@@ -14,28 +14,24 @@
  *   invocations one sends.
  */
 import { randomUUID } from 'node:crypto';
-import type { BuildStatus, InspectionSpecification, InspectionSummary, RunReport } from './generated/types.js';
-import { decodeContext } from './context.js';
+import type { BuildStatus, InspectionSummary, RunReport } from './generated/types.js';
 import { digestBuild } from './dockerfile.js';
 import { CorruptDataError, NotFoundError } from './errors.js';
 import { withHardwareMatch } from './hardware.js';
-import { stableJson } from './json.js';
-import type { Layout } from './layout.js';
-import type { Clock, ContextFile, Executor, LogSink, MessageQueue, ObjectStore } from './ports.js';
+import type { Clock, Executor, MessageQueue } from './ports.js';
+import type { InspectionRecords } from './records.js';
 import { syntheticResult } from './results.js';
+import type { Specification } from './specification.js';
 import { computeSummary } from './summary.js';
-import { assertStored, validators, toProblems } from './validation.js';
+import { toProblems, validators } from './validation.js';
 
 export interface PipelineDeps {
-  store: ObjectStore;
-  layout: Layout;
+  records: InspectionRecords;
   clock: Clock;
   executor: Executor;
   /** Local executors: one run message per item goes here. */
   runQueue?: MessageQueue | undefined;
   completionQueue: MessageQueue;
-  /** A log sink that streams into the given key while a step runs. */
-  logSink: (key: string) => LogSink;
   defaultDeadlineSeconds: number;
 }
 
@@ -57,43 +53,19 @@ export class Pipeline {
 
   constructor(private readonly deps: PipelineDeps) {}
 
-  private async json<T>(key: string): Promise<T | undefined> {
-    const raw = await this.deps.store.get(key);
-    return raw ? (JSON.parse(raw.toString('utf8')) as T) : undefined;
-  }
-
-  async specification(id: string): Promise<InspectionSpecification> {
-    const spec = await this.json<InspectionSpecification>(this.deps.layout.specification(id));
-    if (!spec) throw new NotFoundError(`no specification for ${id}`);
-    return spec;
-  }
-
-  async buildStatus(id: string): Promise<BuildStatus | undefined> {
-    const status = await this.json<unknown>(this.deps.layout.buildStatus(id));
-    return status === undefined ? undefined : assertStored<BuildStatus>('buildStatus', status, `build status of ${id}`);
-  }
-
-  /** The build context as stored at submit time: the single source for every executor. */
-  async context(id: string): Promise<ContextFile[]> {
-    const raw = await this.deps.store.get(this.deps.layout.context(id));
-    if (!raw) throw new CorruptDataError(`no build context stored for ${id}`);
-    return decodeContext(raw, `build context of ${id}`);
-  }
-
   /** build: runs the executor's build once; its status object (which triggers schedule) is written last. */
   async build(id: string, signal?: AbortSignal, delivery: Delivery = {}): Promise<Outcome> {
-    const { store, layout, executor } = this.deps;
-    if (await store.exists(layout.buildStatus(id))) return 'skipped';
+    const { records, executor, clock } = this.deps;
+    if (await records.hasBuildStatus(id)) return 'skipped';
     // Before anything is written: a message about an inspection that does not exist writes nothing.
-    const spec = await this.specification(id);
-    if (!(await this.claimBuild(id, delivery.deliveryId ?? randomUUID()))) return 'skipped';
-    const dockerfileRaw = await store.get(layout.dockerfile(id));
-    if (!dockerfileRaw) throw new CorruptDataError(`no Dockerfile stored for ${id}`);
-    const dockerfile = dockerfileRaw.toString('utf8');
-    const context = await this.context(id);
+    const spec = await records.specification(id);
+    // A duplicate delivery leaves the build to the claimant, whose message ends with a status either way.
+    if (!(await records.claimBuild(id, delivery.deliveryId ?? randomUUID(), clock.now()))) return 'skipped';
+    const dockerfile = await records.dockerfile(id);
+    const context = await records.context(id);
     const stackDigest = digestStack(dockerfile, context);
-    const log = this.deps.logSink(layout.buildLog(id));
-    const startedAt = this.deps.clock.now().toISOString();
+    const log = records.buildLogSink(id);
+    const startedAt = clock.now().toISOString();
     let status: BuildStatus;
     try {
       const outcome = await executor.build({ inspectionId: id, spec, dockerfile, context, stackDigest, log, ...(signal ? { signal } : {}) });
@@ -108,55 +80,43 @@ export class Pipeline {
       const message = error instanceof Error ? error.message : String(error);
       log.write(`\nbuild failed: ${message}\n`);
       status = {
-        inspection_id: id, state: 'failed', started_at: startedAt, finished_at: this.deps.clock.now().toISOString(),
+        inspection_id: id, state: 'failed', started_at: startedAt, finished_at: clock.now().toISOString(),
         exit_code: null, reason: 'executor_error', message, executor: executor.kind, image: null, image_digest: null,
         stack_digest: stackDigest, cached: false,
       };
     }
     await log.flush();
-    assertStored('buildStatus', status, `build status of ${id}`);
-    await store.putIf(layout.buildStatus(id), stableJson(status), { absent: true }, 'application/json');
+    await records.writeBuildStatus(id, status);
     return 'done';
-  }
-
-  /**
-   * True when this delivery may build: it created the claim, or the claim is its own (a
-   * redelivery after it died mid-build). A duplicate delivery leaves the build to the claimant,
-   * whose message ends with a status either way (its last attempt records the failure).
-   */
-  private async claimBuild(id: string, deliveryId: string): Promise<boolean> {
-    const { store, layout, clock } = this.deps;
-    const key = layout.buildClaim(id);
-    if (await store.putIf(key, stableJson({ delivery: deliveryId, claimed_at: clock.now().toISOString() }), { absent: true }, 'application/json')) return true;
-    const holder = parseObject(await store.get(key));
-    return holder?.delivery === deliveryId;
   }
 
   /** schedule: a build outcome appeared. Start the runs, or close the inspection. */
   async schedule(id: string, delivery: Delivery = {}): Promise<Outcome> {
-    const { store, layout, executor, runQueue } = this.deps;
-    const build = await this.buildStatus(id);
+    const { records, executor, runQueue } = this.deps;
+    const build = await records.buildStatus(id);
     if (!build) throw new NotFoundError(`no build status for ${id}`);
-    const spec = await this.specification(id);
+    const spec = await records.specification(id);
     if (build.state !== 'succeeded' || !spec.script) {
       await this.refresh(id, delivery);
       return 'done';
     }
-    const batchSize = spec.batch_size ?? 1;
     if (executor.runItem) {
       if (!runQueue) throw new Error('a local executor needs a run queue');
-      for (let item = 0; item < batchSize; item++) {
-        if (await store.exists(layout.result(id, item))) continue;
+      for (let item = 0; item < spec.batch_size; item++) {
+        if (await records.hasResult(id, item)) continue;
         await runQueue.send({ type: 'run', inspection_id: id, item }, { deduplicationId: `run-${id}-${item}` });
       }
     } else if (executor.startRuns) {
-      await executor.startRuns({ inspectionId: id, spec, build, context: () => this.context(id), deadlineSeconds: this.deadline(spec) });
+      const stackDigest = digestStack(await records.dockerfile(id), await records.context(id));
+      const started = await executor.startRuns({ inspectionId: id, spec, build, stackDigest, context: () => records.context(id), deadlineSeconds: this.deadline(spec) });
+      // Runs the executor refused (they cannot be placed, no verified image) end at once, each with a result that says why.
+      if (started.state === 'refused') for (let item = 0; item < spec.batch_size; item++) await this.recordRunFailure(id, item, started.message);
     }
     await this.refresh(id, delivery);
     return 'done';
   }
 
-  private deadline(spec: InspectionSpecification): number {
+  private deadline(spec: Specification): number {
     return spec.run?.deadline_seconds ?? this.deps.defaultDeadlineSeconds;
   }
 
@@ -182,18 +142,17 @@ export class Pipeline {
   }
 
   private async runItemOnce(id: string, item: number, signal?: AbortSignal): Promise<Outcome> {
-    const { store, layout, executor } = this.deps;
+    const { records, executor } = this.deps;
     if (!executor.runItem) throw new Error(`the ${executor.kind} executor does not run items one by one`);
-    if (await store.exists(layout.result(id, item))) return 'skipped';
-    const spec = await this.specification(id);
-    if (item < 0 || item >= (spec.batch_size ?? 1)) throw new CorruptDataError(`item ${item} is outside the batch of ${id}`);
-    const build = await this.buildStatus(id);
+    if (await records.hasResult(id, item)) return 'skipped';
+    const spec = await records.specification(id);
+    if (item < 0 || item >= spec.batch_size) throw new CorruptDataError(`item ${item} is outside the batch of ${id}`);
+    const build = await records.buildStatus(id);
     if (build?.state !== 'succeeded') throw new CorruptDataError(`item ${item} of ${id} has no successful build to run on`);
-    const output = await executor.runItem({ inspectionId: id, item, spec, build, context: () => this.context(id), deadlineSeconds: this.deadline(spec), ...(signal ? { signal } : {}) });
+    const output = await executor.runItem({ inspectionId: id, item, spec, build, context: () => records.context(id), deadlineSeconds: this.deadline(spec), ...(signal ? { signal } : {}) });
     try {
-      if (output.hwinfo) await store.put(layout.resultHwinfo(id, item), output.hwinfo, 'application/json');
-      await store.put(layout.resultLog(id, item), output.log, 'text/plain; charset=utf-8');
-        await store.putIf(layout.result(id, item), stampHardware(output.result, spec), { absent: true }, 'application/json');
+      const report = this.checkedReport(id, item, spec, output.result);
+      await records.writeItem(id, item, { report, log: output.log, ...(output.hwinfo ? { hwinfo: output.hwinfo } : {}) });
     } finally {
       await output.release?.();
     }
@@ -201,18 +160,38 @@ export class Pipeline {
   }
 
   /**
+   * The harness's report with the hardware comparison stamped in; a report that is not one (the
+   * harness was replaced, or broke) becomes a result that says so, keeping what the script printed.
+   */
+  private checkedReport(id: string, item: number, spec: Specification, raw: Buffer): RunReport {
+    let value: unknown;
+    try {
+      value = JSON.parse(raw.toString('utf8'));
+    } catch {
+      value = undefined;
+    }
+    if (validators.result(value)) return withHardwareMatch(value as RunReport, spec);
+    const problems = value === undefined ? 'not JSON' : toProblems(validators.result.errors).map((p) => `${p.path || '/'} ${p.message}`).join('; ');
+    const now = this.deps.clock.now();
+    const stdout = value && typeof value === 'object' && 'stdout' in value ? (value as { stdout: unknown }).stdout : {};
+    return withHardwareMatch(
+      syntheticResult({ inspectionId: id, item, executor: this.deps.executor.kind, reason: 'harness_error', message: `the harness wrote an invalid report: ${problems}`, script: spec.script ?? '', startedAt: now, finishedAt: now, stdout: stdout as string }),
+      spec,
+    );
+  }
+
+  /**
    * The last delivery of a build message failed too: record a failed build (the inspection then
    * closes as failed) instead of letting the message vanish into the dead-letter queue.
    */
   async recordBuildFailure(id: string, message: string): Promise<Outcome> {
-    const { store, layout, executor } = this.deps;
-    if (await store.exists(layout.buildStatus(id))) return 'skipped';
-    const now = this.deps.clock.now().toISOString();
+    const { records, executor, clock } = this.deps;
+    if (await records.hasBuildStatus(id)) return 'skipped';
     const status: BuildStatus = {
-      inspection_id: id, state: 'failed', started_at: null, finished_at: now, exit_code: null, reason: 'executor_error',
+      inspection_id: id, state: 'failed', started_at: null, finished_at: clock.now().toISOString(), exit_code: null, reason: 'executor_error',
       message, executor: executor.kind, image: null, image_digest: null, stack_digest: null, cached: false,
     };
-    await store.putIf(layout.buildStatus(id), stableJson(status), { absent: true }, 'application/json');
+    await records.writeBuildStatus(id, status);
     return 'done';
   }
 
@@ -221,20 +200,20 @@ export class Pipeline {
    * result gets one saying why, so that the inspection closes instead of waiting forever.
    */
   async recordScheduleFailure(id: string, message: string): Promise<Outcome> {
-    const spec = await this.specification(id);
-    for (let item = 0; item < (spec.batch_size ?? 1); item++) await this.recordRunFailure(id, item, message);
+    const spec = await this.deps.records.specification(id);
+    for (let item = 0; item < spec.batch_size; item++) await this.recordRunFailure(id, item, message);
     await this.refresh(id);
     return 'done';
   }
 
   /** The last delivery of a run message failed too: the item gets a result saying why. */
   async recordRunFailure(id: string, item: number, message: string): Promise<Outcome> {
-    const { store, layout, executor } = this.deps;
-    if (await store.exists(layout.result(id, item))) return 'skipped';
-    const spec = await this.specification(id);
-    const now = this.deps.clock.now();
+    const { records, executor, clock } = this.deps;
+    if (await records.hasResult(id, item)) return 'skipped';
+    const spec = await records.specification(id);
+    const now = clock.now();
     const report = syntheticResult({ inspectionId: id, item, executor: executor.kind, reason: 'executor_error', message, script: spec.script ?? '', startedAt: now, finishedAt: now });
-    await store.putIf(layout.result(id, item), stableJson(report), { absent: true }, 'application/json');
+    await records.writeItem(id, item, { report });
     return 'done';
   }
 
@@ -251,15 +230,13 @@ export class Pipeline {
    * with a view at least as new, so the stored summary never goes back.
    */
   async refresh(id: string, delivery: Delivery = {}): Promise<void> {
-    const { store, layout } = this.deps;
-    const spec = await this.specification(id);
+    const { records } = this.deps;
+    const spec = await records.specification(id);
     for (let attempt = 1; ; attempt++) {
-      const current = await store.read(layout.summary(id));
+      const current = await records.summary(id);
       const summary = await this.summarize(id, spec);
-      const text = stableJson(summary);
-      const stored = current?.body.toString('utf8') === text || (await store.putIf(layout.summary(id), text, current ? { etag: current.etag } : { absent: true }, 'application/json'));
-      if (stored) {
-        if (summary.finished) await this.complete(id, spec, summary.state === 'succeeded' ? 'succeeded' : 'failed', summary.items_failed, summary.finished_at ?? null, delivery);
+      if (await records.swapSummary(id, summary, current)) {
+        if (summary.finished) await this.complete(id, spec, summary, delivery);
         return;
       }
       if (attempt >= SUMMARY_ATTEMPTS) throw new Error(`the summary of ${id} kept changing under ${SUMMARY_ATTEMPTS} attempts to write it`);
@@ -267,93 +244,45 @@ export class Pipeline {
   }
 
   /** The summary as the stored outcomes make it. */
-  private async summarize(id: string, spec: InspectionSpecification): Promise<InspectionSummary> {
-    const { store, layout } = this.deps;
-    const build = await this.buildStatus(id);
+  private async summarize(id: string, spec: Specification): Promise<InspectionSummary> {
+    const { records } = this.deps;
+    const build = await records.buildStatus(id);
     const results = new Map<number, RunReport | 'invalid'>();
-    const prefix = layout.resultsPrefix(id);
-    let token: string | undefined;
-    do {
-      const page = await store.list(prefix, { delimiter: '/', ...(token ? { token } : {}) });
-      for (const p of page.prefixes) {
-        const item = Number(p.slice(prefix.length, -1));
-        if (!Number.isInteger(item)) continue;
-        const raw = await store.get(layout.result(id, item));
-        if (!raw) continue;
-        let report: unknown;
-        try {
-          report = JSON.parse(raw.toString('utf8'));
-        } catch {
-          report = undefined;
-        }
-        results.set(item, validators.result(report) ? (report as RunReport) : 'invalid');
-      }
-      token = page.nextToken;
-    } while (token);
-    const summary = computeSummary({ inspectionId: id, spec, build, results });
-    return assertStored('summary', summary, `summary of ${id}`);
+    for (const item of await records.resultItems(id)) {
+      const report = await records.report(id, item);
+      if (report !== undefined) results.set(item, report);
+    }
+    return computeSummary({ inspectionId: id, spec, build, results });
   }
 
   /**
-   * One completion message per inspection. Its marker is claimed (created, `sending`) before the
-   * send and completed after it: of racing deliveries one sends; a claimant that died before
-   * completing it is taken over by its own redelivery at once, by any other after a while.
+   * One completion message per inspection. Its marker is claimed (`sending`) before the send and
+   * completed after it: of racing deliveries one sends; a claimant that died before completing
+   * it is taken over by its own redelivery at once, by any other after a while.
    */
-  private async complete(id: string, spec: InspectionSpecification, state: 'succeeded' | 'failed', itemsFailed: number, finishedAt: string | null, delivery: Delivery): Promise<void> {
-    const { store, layout, clock } = this.deps;
-    const key = layout.completion(id);
+  private async complete(id: string, spec: Specification, summary: InspectionSummary, delivery: Delivery): Promise<void> {
+    const { records, clock } = this.deps;
     const deliveryId = delivery.deliveryId ?? randomUUID();
-    const claim = (): string => stableJson({ delivery: deliveryId, claimed_at: clock.now().toISOString(), sending: true });
-    const existing = await store.read(key);
-    if (existing) {
-      const marker = parseObject(existing.body);
-      if (marker?.sending !== true) return;
-      const age = clock.now().getTime() - Date.parse(String(marker.claimed_at));
-      const mine = marker.delivery === deliveryId;
-      if (!mine && !(age > COMPLETION_CLAIM_STALE_MS)) return;
-      if (!(await store.putIf(key, claim(), { etag: existing.etag }, 'application/json'))) return;
-    } else if (!(await store.putIf(key, claim(), { absent: true }, 'application/json'))) {
-      return;
+    const marker = await records.completion(id);
+    if (marker && !marker.sending) return;
+    if (marker?.sending) {
+      const age = clock.now().getTime() - Date.parse(marker.claimed_at);
+      if (marker.delivery !== deliveryId && !(age > COMPLETION_CLAIM_STALE_MS)) return;
     }
+    if (!(await records.claimCompletion(id, deliveryId, clock.now(), marker))) return;
     const message = {
       type: 'inspection_completed' as const,
       inspection_id: id,
-      state,
-      batch_size: spec.batch_size ?? 1,
-      items_failed: itemsFailed,
-      finished_at: finishedAt,
+      state: summary.state === 'succeeded' ? ('succeeded' as const) : ('failed' as const),
+      batch_size: spec.batch_size,
+      items_failed: summary.items_failed,
+      finished_at: summary.finished_at ?? null,
       force_sync: spec.force_sync ?? false,
     };
     if (!validators.completionMessage(message)) throw new CorruptDataError(`completion message: ${JSON.stringify(toProblems(validators.completionMessage.errors))}`);
     const send = spec.send_messages !== false;
     if (send) await this.deps.completionQueue.send(message, { deduplicationId: `completed-${id}` });
-    await store.put(key, stableJson({ ...message, sent: send }), 'application/json');
-  }
-}
-
-/**
- * The run report with `hardware_match` / `hardware_mismatches` from the spec's run requests. A
- * report that is not a JSON object is left as it is (the index stage marks it invalid).
- */
-function stampHardware(result: Buffer, spec: InspectionSpecification): Buffer | string {
-  let report: unknown;
-  try {
-    report = JSON.parse(result.toString('utf8'));
-  } catch {
-    return result;
-  }
-  if (report === null || typeof report !== 'object' || Array.isArray(report)) return result;
-  return `${stableJson(withHardwareMatch(report as RunReport, spec))}\n`;
-}
-
-/** A stored JSON object, or undefined when there is none or it is not one. */
-function parseObject(raw: Buffer | undefined): Record<string, unknown> | undefined {
-  if (!raw) return undefined;
-  try {
-    const value: unknown = JSON.parse(raw.toString('utf8'));
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
+    await records.completeCompletion(id, message, send);
   }
 }
 

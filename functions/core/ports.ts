@@ -2,7 +2,8 @@
  * What the domain needs from the outside world, with no AWS or Kubernetes types:
  * adapters/ implement these for S3, SQS and each executor.
  */
-import type { BuildStatus, InspectionSpecification, InspectionSummary } from './generated/types.js';
+import type { BuildStatus, InspectionSummary } from './generated/types.js';
+import type { Specification } from './specification.js';
 
 export interface ListPage {
   keys: string[];
@@ -68,7 +69,7 @@ export type ExecutorKind = 'process' | 'container' | 'kubernetes';
 
 export interface BuildRequest {
   inspectionId: string;
-  spec: InspectionSpecification;
+  spec: Specification;
   dockerfile: string;
   context: ContextFile[];
   /** sha256 of the Dockerfile and context: equal stacks have equal digests. */
@@ -95,7 +96,7 @@ export type BuildOutcome = FinishedBuild | PendingBuild;
 export interface RunRequest {
   inspectionId: string;
   item: number;
-  spec: InspectionSpecification;
+  spec: Specification;
   build: BuildStatus;
   /** The stored build context, read only by executors that run from it (and only when they must). */
   context: () => Promise<ContextFile[]>;
@@ -115,13 +116,25 @@ export interface RunOutput {
   release?: () => Promise<void>;
 }
 
+/** What starting a cluster's runs came to: started (they report through the store), or refused with the reason every item gets. */
+export type StartedRuns = { state: 'started' } | { state: 'refused'; message: string };
+
+export interface StartRunsRequest extends Omit<RunRequest, 'item'> {
+  /** The stack digest of the stored Dockerfile and context (not what a build pod reported). */
+  stackDigest: string;
+}
+
+/**
+ * Executors build and run; they return what happened and never write an inspection's objects
+ * themselves (the pipeline records it, through InspectionRecords).
+ */
 export interface Executor {
   readonly kind: ExecutorKind;
   build(request: BuildRequest): Promise<BuildOutcome>;
   /** Local executors run one item at a time, driven by run messages. */
   runItem?(request: RunRequest): Promise<RunOutput>;
-  /** Cluster executors start every item at once (an Indexed Job) and report through the store. */
-  startRuns?(request: Omit<RunRequest, 'item'>): Promise<void>;
+  /** Cluster executors start every item at once (an Indexed Job); the pods report through the store. */
+  startRuns?(request: StartRunsRequest): Promise<StartedRuns>;
 }
 
 /** The live state of an inspection's cluster objects, as the status endpoint shows it. */

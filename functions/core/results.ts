@@ -20,7 +20,7 @@ export interface SyntheticResultInput {
   finishedAt: Date;
   exitCode?: number | null;
   hostname?: string;
-  stdout?: string;
+  stdout?: unknown;
   stderr?: string;
 }
 

@@ -6,8 +6,8 @@ import type { SqsHandler } from '../lib/sqs.js';
 
 export function makeIndexHandler(app: Pick<App, 'pipeline' | 'layout'>): SqsHandler {
   return layoutObjectHandler(app, makeLogger('index'), {
-    accepts: (rest) => /^results\/[0-9]+\/result$/.test(rest),
-    run: async (id, _rest, deliveryId) => {
+    object: 'result',
+    run: async ({ id }, deliveryId) => {
       await app.pipeline.index(id, { deliveryId });
       return 'summary updated';
     },

@@ -8,14 +8,13 @@ import { Reconciler, type ReconcileReport } from './reconciler.js';
 
 export type ReconcileHandler = (event?: ScheduledEvent) => Promise<ReconcileReport>;
 
-export function makeReconcileHandler(app: Pick<App, 'store' | 'layout' | 'cluster'>, policy?: Partial<ReconcilePolicy>): ReconcileHandler {
+export function makeReconcileHandler(app: Pick<App, 'records' | 'cluster'>, policy?: Partial<ReconcilePolicy>): ReconcileHandler {
   const { cluster } = app;
   if (!cluster) throw new ConfigError('AMUN_EXECUTOR', 'must be kubernetes for the reconcile function');
   const logger = makeLogger('reconcile');
   const reconciler = new Reconciler({
     api: cluster.api,
-    store: app.store,
-    layout: app.layout,
+    records: app.records,
     clock: cluster.clock,
     images: cluster.images,
     ...(policy ? { policy } : {}),

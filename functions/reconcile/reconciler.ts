@@ -1,26 +1,25 @@
 /**
  * The reconciler's I/O around the pure decisions of core/kubernetes/reconcile.ts: list Amun's Jobs
  * and pods by label, read what the store holds, write the missing build status or results (log
- * first, the triggering object last), record the images of builds that succeeded (with the image
- * records, when given), then set TTLs and delete Jobs that cannot start. One Job's
- * failure does not stop the others; every write is skipped when its object exists, so a second run
- * over the same state writes nothing.
+ * first, the triggering object last; through InspectionRecords, which creates each once), record
+ * the images of builds that succeeded (with the image records, when given), then set TTLs and
+ * delete Jobs that cannot start. One Job's failure does not stop the others; every write is
+ * skipped when its object exists, so a second run over the same state writes nothing.
  */
 import type { ImageRecords } from '../adapters/kubernetes/images.js';
 import type { KubeApi } from '../adapters/kubernetes/kube-api.js';
-import type { BuildStatus, InspectionSpecification } from '../core/generated/types.js';
-import { stableJson } from '../core/json.js';
+import type { BuildStatus } from '../core/generated/types.js';
+import { NotFoundError } from '../core/errors.js';
 import { selector } from '../core/kubernetes/manifests.js';
 import { observeJob, type JobObservation } from '../core/kubernetes/observe.js';
 import { DEFAULT_RECONCILE_POLICY, reconcileBuild, reconcileRun, type LogRef, type ReconcileAction, type ReconcilePolicy } from '../core/kubernetes/reconcile.js';
-import type { Layout } from '../core/layout.js';
-import type { Clock, ObjectStore } from '../core/ports.js';
-import { assertStored, validators } from '../core/validation.js';
+import type { Clock } from '../core/ports.js';
+import type { InspectionRecords } from '../core/records.js';
+import { validators } from '../core/validation.js';
 
 export interface ReconcilerDeps {
   api: KubeApi;
-  store: ObjectStore;
-  layout: Layout;
+  records: InspectionRecords;
   clock: Clock;
   /** Records the images of finished builds; without it, only the schedule stage records them. */
   images?: ImageRecords | undefined;
@@ -56,14 +55,6 @@ function lastJsonLine(text: string | undefined): unknown {
   return undefined;
 }
 
-function parsed(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
 export class Reconciler {
   private readonly policy: ReconcilePolicy;
 
@@ -90,37 +81,24 @@ export class Reconciler {
   }
 
   private async decide(job: JobObservation): Promise<ReconcileAction[]> {
-    const { store, layout, clock } = this.deps;
+    const { records, clock } = this.deps;
     const id = job.inspectionId;
-    const specRaw = await store.get(layout.specification(id));
-    // A Job of an inspection this store does not know (another deployment's): not ours to write.
-    if (!specRaw) return [];
+    let spec;
+    try {
+      spec = await records.specification(id);
+    } catch (error) {
+      // A Job of an inspection this store does not know (another deployment's): not ours to write.
+      if (error instanceof NotFoundError) return [];
+      throw error;
+    }
     const now = clock.now();
     if (job.component === 'build') {
-      const raw = await store.get(layout.buildStatus(id));
-      // A status that does not parse or validate still counts as stored: it is just not one to record an image from.
-      const stored = raw ? parsed(raw.toString('utf8')) : undefined;
-      return reconcileBuild(job, { statusStored: raw !== undefined, stored: validators.buildStatus(stored) ? (stored as BuildStatus) : undefined, now, policy: this.policy });
+      const statusStored = await records.hasBuildStatus(id);
+      // A status that does not validate still counts as stored: it is just not one to record an image from.
+      const stored = statusStored ? await records.buildStatus(id).catch(() => undefined) : undefined;
+      return reconcileBuild(job, { statusStored, stored, now, policy: this.policy });
     }
-    const spec = JSON.parse(specRaw.toString('utf8')) as InspectionSpecification;
-    return reconcileRun(job, { stored: await this.storedResults(id), script: spec.script ?? '', now, policy: this.policy });
-  }
-
-  /** Items whose result object exists: one listing of results/, not a request per item. */
-  private async storedResults(id: string): Promise<Set<number>> {
-    const { store, layout } = this.deps;
-    const prefix = layout.resultsPrefix(id);
-    const stored = new Set<number>();
-    let token: string | undefined;
-    do {
-      const page = await store.list(prefix, token ? { token } : {});
-      for (const key of page.keys) {
-        const m = /^([0-9]+)\/result$/.exec(key.slice(prefix.length));
-        if (m) stored.add(Number(m[1]));
-      }
-      token = page.nextToken;
-    } while (token);
-    return stored;
+    return reconcileRun(job, { stored: await records.itemsWithResult(id), script: spec.script ?? '', now, policy: this.policy });
   }
 
   private async logs(refs: ReadonlyArray<LogRef>): Promise<string> {
@@ -133,11 +111,11 @@ export class Reconciler {
   }
 
   private async apply(action: ReconcileAction, report: ReconcileReport): Promise<void> {
-    const { api, store, layout } = this.deps;
+    const { api, records } = this.deps;
     switch (action.kind) {
       case 'build-status': {
         const id = action.inspectionId;
-        if (await store.exists(layout.buildStatus(id))) return;
+        if (await records.hasBuildStatus(id)) return;
         let status: BuildStatus = action.status;
         let note = action.status.message ?? '';
         if (action.reportLog) {
@@ -148,23 +126,16 @@ export class Reconciler {
           }
         }
         const podLog = await this.logs(action.logs);
-        const log = podLog || (await store.get(layout.buildLog(id)))?.toString('utf8') || '';
-        await store.put(layout.buildLog(id), `${log}${log && !log.endsWith('\n') ? '\n' : ''}[amun reconciler] ${note}\n`, 'text/plain; charset=utf-8');
-        assertStored('buildStatus', status, `build status of ${id}`);
-        await store.put(layout.buildStatus(id), stableJson(status), 'application/json');
-        report.build_statuses++;
+        await records.endBuildLog(id, `[amun reconciler] ${note}`, podLog);
+        if (await records.writeBuildStatus(id, status)) report.build_statuses++;
         return;
       }
       case 'result': {
         const id = action.inspectionId;
-        if (await store.exists(layout.result(id, action.item))) return;
-        if (!(await store.exists(layout.resultLog(id, action.item)))) {
-          const log = await this.logs(action.logs);
-          await store.put(layout.resultLog(id, action.item), `${log}${log && !log.endsWith('\n') ? '\n' : ''}[amun reconciler] ${action.report.message ?? ''}\n`, 'text/plain; charset=utf-8');
-        }
-        assertStored('result', action.report, `result ${action.item} of ${id}`);
-        await store.put(layout.result(id, action.item), stableJson(action.report), 'application/json');
-        report.results++;
+        if (await records.hasResult(id, action.item)) return;
+        const log = await this.logs(action.logs);
+        await records.writeItemLogIfMissing(id, action.item, `${log}${log && !log.endsWith('\n') ? '\n' : ''}[amun reconciler] ${action.report.message ?? ''}\n`);
+        if (await records.writeItem(id, action.item, { report: action.report })) report.results++;
         return;
       }
       case 'record-image': {

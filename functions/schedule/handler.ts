@@ -1,14 +1,14 @@
 /** schedule: `build/status` appeared → start the runs or close the inspection. */
 import type { App } from '../app.js';
 import { makeLogger } from '../logger.js';
-import { queues } from '../routes.js';
+import { queues } from '../queues.js';
 import { layoutObjectHandler } from '../lib/s3-stage.js';
 import type { SqsHandler } from '../lib/sqs.js';
 
 export function makeScheduleHandler(app: Pick<App, 'pipeline' | 'layout'>): SqsHandler {
   return layoutObjectHandler(app, makeLogger('schedule'), {
-    accepts: (rest) => rest === 'build/status',
-    run: async (id, _rest, deliveryId) => {
+    object: 'build-status',
+    run: async ({ id }, deliveryId) => {
       await app.pipeline.schedule(id, { deliveryId });
       return 'scheduled';
     },

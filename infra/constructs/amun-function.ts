@@ -18,6 +18,7 @@ import { acknowledge, acks, wildcardFindings } from '../nag.js';
 import type { AmunCluster, ClusterUse } from './cluster.js';
 import type { AmunQueue } from './queue.js';
 import type { Store } from './store.js';
+import { ENV } from '../../functions/config.js';
 
 export interface AmunFunctionProps {
   route: Route;
@@ -86,7 +87,7 @@ export class AmunFunction extends Construct {
       bundling: lambdaBundling({ kubernetesClient: props.kubernetesClient }),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
-        AMUN_LOG_LEVEL: 'INFO',
+        [ENV.logLevel]: 'INFO',
       },
       ...(props.deadLetterQueue ? { deadLetterQueue: props.deadLetterQueue } : {}),
     });
@@ -138,9 +139,9 @@ export class AmunFunction extends Construct {
    * by spec drops reads the drops and may write only the marker files ingest leaves beside them.
    */
   usesStore(store: Store): this {
-    this.setEnv('AMUN_BUCKET', store.bucket.bucketName);
-    this.setEnv('AMUN_STORE_PREFIX', store.storePrefix);
-    this.setEnv('AMUN_SPECS_PREFIX', store.specsPrefix);
+    this.setEnv(ENV.bucket, store.bucket.bucketName);
+    this.setEnv(ENV.storePrefix, store.storePrefix);
+    this.setEnv(ENV.specsPrefix, store.specsPrefix);
     const patterns = store.storeObjectPatterns();
     const listable = [...patterns];
     const perInspection = 'Objects are keyed by inspection id below the store prefix (and the listing index beside it): the prefix is the narrowest scope that holds every inspection.';
@@ -190,16 +191,16 @@ export class AmunFunction extends Construct {
    * and for those that read image manifests (build, schedule, reconcile), read access to the repository.
    */
   usesCluster(cluster: AmunCluster, use: ClusterUse | undefined): this {
-    this.setEnv('AMUN_EXECUTOR', 'kubernetes');
-    this.setEnv('AMUN_K8S_CLUSTER_NAME', cluster.cluster.clusterName);
-    this.setEnv('AMUN_K8S_ENDPOINT', cluster.endpoint);
-    this.setEnv('AMUN_K8S_CA_DATA', cluster.caData);
-    this.setEnv('AMUN_K8S_NAMESPACE', cluster.namespace);
-    this.setEnv('AMUN_K8S_LABEL_PRESET', cluster.labelPreset);
-    this.setEnv('AMUN_REGISTRY', cluster.repository.repositoryUri);
-    if (cluster.builderImage) this.setEnv('AMUN_BUILDER_IMAGE', cluster.builderImage);
+    this.setEnv(ENV.executor, 'kubernetes');
+    this.setEnv(ENV.k8sClusterName, cluster.cluster.clusterName);
+    this.setEnv(ENV.k8sEndpoint, cluster.endpoint);
+    this.setEnv(ENV.k8sCaData, cluster.caData);
+    this.setEnv(ENV.k8sNamespace, cluster.namespace);
+    this.setEnv(ENV.k8sLabelPreset, cluster.labelPreset);
+    this.setEnv(ENV.registry, cluster.repository.repositoryUri);
+    if (cluster.builderImage) this.setEnv(ENV.builderImage, cluster.builderImage);
     // Build Jobs must run as the service account the builder's Pod Identity trusts.
-    this.setEnv('AMUN_K8S_BUILDER_SERVICE_ACCOUNT', cluster.builderServiceAccount);
+    this.setEnv(ENV.k8sBuilderServiceAccount, cluster.builderServiceAccount);
     if (!use) return this;
     cluster.grantAccess(`${this.node.id}Access`, this.role.roleArn, use.access);
     if (use.checksImages) {

@@ -11,7 +11,7 @@ import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { contextTarballKey } from '../../functions/core/kubernetes/manifests.js';
+import { Layout } from '../../functions/core/layout.js';
 import type { AmunContext } from '../context.js';
 import { acknowledge, providerFunctionAcks, wildcardFindings } from '../nag.js';
 import type { Store } from './store.js';
@@ -134,7 +134,7 @@ export class AmunCluster extends Construct {
     });
     const statements: Array<{ statement: PolicyStatement; reason?: string }> = [
       {
-        statement: new PolicyStatement({ sid: 'ReadBuildContexts', actions: ['s3:GetObject'], resources: [store.objects(contextTarballKey(store.storePrefix, '*'))] }),
+        statement: new PolicyStatement({ sid: 'ReadBuildContexts', actions: ['s3:GetObject'], resources: [store.objects(new Layout(store.storePrefix).contextTarball('*'))] }),
         reason: "kaniko reads the build context tarball of the inspection it builds; the key has the inspection id in the middle (<prefix>/<id>/build/context.tar.gz), so one wildcard stands for the id and matches nothing else.",
       },
       {

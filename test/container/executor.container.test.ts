@@ -8,12 +8,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateBuild } from '../../functions/core/dockerfile.js';
 import { harnessFiles } from '../../functions/core/generated/harness.js';
-import type { BuildStatus, InspectionSpecification, RunReport } from '../../functions/core/generated/types.js';
+import type { BuildStatus, RunReport } from '../../functions/core/generated/types.js';
 import type { LogSink, RunOutput } from '../../functions/core/ports.js';
 import { ContainerExecutor, type ContainerExecutorOptions } from '../../functions/adapters/executors/container.js';
 import { run } from '../../functions/adapters/executors/spawn.js';
 import { BASE_IMAGE, describeWithEngine } from '../support/container.js';
 import { tempDir } from '../support/stack.js';
+import type { Specification } from '../../functions/core/specification.js';
 
 const LONG = 5 * 60_000;
 const NONCE = randomBytes(6).toString('hex');
@@ -41,7 +42,7 @@ describeWithEngine('container executor failure modes', (engine) => {
     dir.remove();
   });
 
-  const buildSpec = async (ex: ContainerExecutor, spec: InspectionSpecification): Promise<{ status: BuildStatus; log: string }> => {
+  const buildSpec = async (ex: ContainerExecutor, spec: Specification): Promise<{ status: BuildStatus; log: string }> => {
     const generated = generateBuild(spec, harnessFiles);
     const log = new MemoryLog();
     const inspectionId = `inspection-executor-${String(++counter).padStart(8, '0')}`;
@@ -50,7 +51,7 @@ describeWithEngine('container executor failure modes', (engine) => {
     return { status: { ...outcome, inspection_id: inspectionId, executor: 'container' }, log: log.text };
   };
   /** Builds the spec and runs its item 0; `runMs` is how long the run took (the build left out). */
-  const runOne = async (spec: InspectionSpecification, deadlineSeconds = 60, ex = executor): Promise<{ report: RunReport; output: RunOutput; status: BuildStatus; runMs: number }> => {
+  const runOne = async (spec: Specification, deadlineSeconds = 60, ex = executor): Promise<{ report: RunReport; output: RunOutput; status: BuildStatus; runMs: number }> => {
     const { status, log } = await buildSpec(ex, spec);
     expect({ state: status.state, log: status.state === 'succeeded' ? '' : log }).toEqual({ state: 'succeeded', log: '' });
     const started = Date.now();
@@ -61,7 +62,7 @@ describeWithEngine('container executor failure modes', (engine) => {
     const out = await run(engine.engine, [...engine.flags, 'ps', '--all', '--filter', `label=amun.inspection=${inspectionId}`, '--format', '{{.Names}}']);
     return out.stdout.split('\n').filter(Boolean);
   };
-  const spec = (script: string, extra: Partial<InspectionSpecification> = {}): InspectionSpecification => ({
+  const spec = (script: string, extra: Partial<Specification> = {}): Specification => ({
     base: BASE_IMAGE, script, batch_size: 1, environment: [{ name: 'AMUN_TEST_NONCE', value: NONCE }], ...extra,
   });
 

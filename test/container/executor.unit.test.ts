@@ -5,19 +5,20 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BuildStatus, InspectionSpecification } from '../../functions/core/generated/types.js';
+import type { BuildStatus } from '../../functions/core/generated/types.js';
 import type { RunOutput, RunRequest } from '../../functions/core/ports.js';
 import { ContainerExecutor, cpusFlag, memoryBytes, parseQuantity, stackImageTag } from '../../functions/adapters/executors/container.js';
 import { containerOptionsFromEnv, parseEngineFlags, parseImageCleanup } from '../../functions/adapters/executors/container-options.js';
 import { selectExecutor } from '../../functions/adapters/executors/select.js';
 import { ConfigError, type Config } from '../../functions/config.js';
 import { tempDir } from '../support/stack.js';
+import type { Specification } from '../../functions/core/specification.js';
 
 const build: BuildStatus = {
   inspection_id: 'inspection-u-00000000', state: 'succeeded', started_at: null, finished_at: null, exit_code: 0, reason: null,
   executor: 'container', image: 'localhost/amun/stack:abc', image_digest: `sha256:${'1'.repeat(64)}`, cached: false,
 };
-const request = (spec: InspectionSpecification, item = 0): RunRequest => ({ inspectionId: 'inspection-u-00000000', item, spec, build, context: async () => [], deadlineSeconds: 30 });
+const request = (spec: Specification, item = 0): RunRequest => ({ inspectionId: 'inspection-u-00000000', item, spec, build, context: async () => [], deadlineSeconds: 30 });
 
 describe('quantities and flags', () => {
   it('reads Kubernetes quantities', () => {
@@ -37,8 +38,8 @@ describe('quantities and flags', () => {
 
   it('maps run requests, network, environment and the output mount to engine flags', () => {
     const podman = new ContainerExecutor({ engine: 'podman', engineFlags: ['--cgroup-manager', 'cgroupfs'], dataDir: '/tmp/x' });
-    const spec: InspectionSpecification = {
-      base: 'b', script: 's',
+    const spec: Specification = {
+      base: 'b', script: 's', batch_size: 1,
       environment: [{ name: 'GREETING', value: 'a "b" $c' }, { name: 'AMUN_ITEM', value: 'user value loses' }],
       run: { requests: { cpu: '500m', memory: '256Mi', gpu: { count: 2 } }, deadline_seconds: 30 },
     };
@@ -108,7 +109,7 @@ class FakeRuns extends ContainerExecutor {
 }
 
 describe('run-ahead for run.parallelism', () => {
-  const spec = (parallelism: number | undefined, batch: number): InspectionSpecification => ({ base: 'b', script: 's', batch_size: batch, ...(parallelism ? { run: { parallelism } } : {}) });
+  const spec = (parallelism: number | undefined, batch: number): Specification => ({ base: 'b', script: 's', batch_size: batch, ...(parallelism ? { run: { parallelism } } : {}) });
 
   it('runs one container at a time by default', async () => {
     const ex = new FakeRuns(() => 5);

@@ -7,12 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { generateBuild } from '../../functions/core/dockerfile.js';
 import { harnessFiles } from '../../functions/core/generated/harness.js';
-import type { BuildStatus, InspectionSpecification } from '../../functions/core/generated/types.js';
+import type { BuildStatus } from '../../functions/core/generated/types.js';
 import type { FileBody, LogSink } from '../../functions/core/ports.js';
 import { ContainerExecutor } from '../../functions/adapters/executors/container.js';
 import { run } from '../../functions/adapters/executors/spawn.js';
 import { BASE_IMAGE, describeWithEngine } from '../support/container.js';
 import { tempDir } from '../support/stack.js';
+import type { Specification } from '../../functions/core/specification.js';
 
 const LONG = 5 * 60_000;
 const NONCE = randomBytes(6).toString('hex');
@@ -37,8 +38,8 @@ describeWithEngine('container executor isolation', (engine) => {
     dir.remove();
   });
 
-  const runOne = async (script: string, extra: Partial<InspectionSpecification> = {}, deadlineSeconds = 60) => {
-    const spec: InspectionSpecification = { base: BASE_IMAGE, script, batch_size: 1, environment: [{ name: 'AMUN_TEST_NONCE', value: NONCE }], ...extra };
+  const runOne = async (script: string, extra: Partial<Specification> = {}, deadlineSeconds = 60) => {
+    const spec: Specification = { base: BASE_IMAGE, script, batch_size: 1, environment: [{ name: 'AMUN_TEST_NONCE', value: NONCE }], ...extra };
     const generated = generateBuild(spec, harnessFiles);
     const inspectionId = `inspection-isolation-${String(++counter).padStart(8, '0')}`;
     const outcome = await executor.build({ inspectionId, spec, dockerfile: generated.dockerfile, context: generated.context, stackDigest: generated.stackDigest, log: quietLog });

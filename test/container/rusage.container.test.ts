@@ -6,13 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { generateBuild } from '../../functions/core/dockerfile.js';
 import { harnessFiles } from '../../functions/core/generated/harness.js';
-import type { BuildStatus, InspectionSpecification, RunReport } from '../../functions/core/generated/types.js';
+import type { BuildStatus, RunReport } from '../../functions/core/generated/types.js';
 import type { LogSink } from '../../functions/core/ports.js';
 import { ContainerExecutor } from '../../functions/adapters/executors/container.js';
 import { run } from '../../functions/adapters/executors/spawn.js';
 import { describeUsageChecks, measured, RUSAGE_SCRIPT, type Measured } from '../support/rusage.js';
 import { BASE_IMAGE, describeWithEngine } from '../support/container.js';
 import { tempDir } from '../support/stack.js';
+import type { Specification } from '../../functions/core/specification.js';
 
 const LONG = 5 * 60_000;
 
@@ -33,7 +34,7 @@ describeWithEngine('usage reported through the container executor', (engine) => 
 
   beforeAll(async () => {
     // One whole CPU and room for the 150 MiB block; a fresh image (the nonce), so that nothing cached stands in for the harness under test.
-    const spec: InspectionSpecification = {
+    const spec: Specification = {
       base: BASE_IMAGE, script: RUSAGE_SCRIPT, batch_size: 2,
       environment: [{ name: 'AMUN_TEST_NONCE', value: randomBytes(6).toString('hex') }],
       run: { requests: { cpu: '1', memory: '512Mi' } },

@@ -97,7 +97,9 @@ describe('runs that cannot be started', () => {
     const unreachable: Executor = {
       kind: 'kubernetes',
       build: async (request) => ({ state: 'succeeded', started_at: null, finished_at: null, exit_code: 0, reason: null, message: null, image: 'registry.example/amun@sha256:' + '0'.repeat(64), image_digest: null, stack_digest: request.stackDigest, cached: false }),
-      startRuns: async () => {
+      startRuns: async (request) => {
+        // One inspection's runs are refused outright (they cannot be placed); the others' cluster is unreachable.
+        if (request.spec.identifier === 'refused') return { state: 'refused', message: 'no node can place /run/requests/hardware/cpu_family' };
         starts++;
         throw new Error('connect ECONNREFUSED the cluster');
       },
@@ -127,5 +129,15 @@ describe('runs that cannot be started', () => {
     }
     const dlq = await drain(stack, stack.dlqUrls.scheduleEvents!);
     expect(dlq).toEqual([]);
+  }, 120_000);
+
+  it('gives every item of refused runs a result with the executor’s reason, at once', async () => {
+    const submitted = await api(stack.apiUrl, 'POST', '/api/v1/inspect', { base: 'x/y:z', identifier: 'refused', batch_size: 3, script: 'print(1)' });
+    const status = await finished(stack, submitted.body.inspection_id);
+    expect(status.workflow).toMatchObject({ state: 'failed', items_done: 3, items_failed: 3 });
+    for (const item of [0, 1, 2]) {
+      const result = await api(stack.apiUrl, 'GET', `/api/v1/inspect/${submitted.body.inspection_id}/job/${item}/result`);
+      expect(result.body.result).toMatchObject({ reason: 'executor_error', exit_code: null, item, executor: 'kubernetes', message: 'no node can place /run/requests/hardware/cpu_family' });
+    }
   }, 120_000);
 });

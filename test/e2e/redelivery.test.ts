@@ -13,6 +13,7 @@ import type { Context, SQSEvent } from 'aws-lambda';
 import { ProcessExecutor } from '../../functions/adapters/executors/process.js';
 import { Pipeline } from '../../functions/core/pipeline.js';
 import type { Executor } from '../../functions/core/ports.js';
+import { InspectionRecords } from '../../functions/core/records.js';
 import { makeIndexHandler } from '../../functions/index/handler.js';
 import type { SqsHandler } from '../../functions/lib/sqs.js';
 import type { FunctionName } from '../../functions/routes.js';
@@ -162,8 +163,8 @@ describe(`redelivery while work is in progress (seed ${SEED})`, () => {
       return stack.app.store.putIf(key, body, condition, contentType);
     };
     const slow = new Pipeline({
-      store, layout, clock: { now: () => new Date() }, executor: stack.app.executor, runQueue: stack.app.queues.run,
-      completionQueue: stack.app.queues.completions, logSink: () => ({ write: () => undefined, flush: async () => undefined }), defaultDeadlineSeconds: 60,
+      records: new InspectionRecords({ store, layout, logSink: () => ({ write: () => undefined, flush: async () => undefined }) }),
+      clock: { now: () => new Date() }, executor: stack.app.executor, runQueue: stack.app.queues.run, completionQueue: stack.app.queues.completions, defaultDeadlineSeconds: 60,
     });
     // The slow one has computed "1 of 2 done" and is about to write it...
     const slowRun = slow.index(id, { deliveryId: 'slow' });
@@ -202,8 +203,8 @@ describe(`redelivery while work is in progress (seed ${SEED})`, () => {
       return stack.app.store.read(key);
     };
     const pipeline = new Pipeline({
-      store, layout: stack.app.layout, clock: { now: () => new Date() }, executor: stack.app.executor, runQueue: stack.app.queues.run,
-      completionQueue: stack.app.queues.completions, logSink: () => ({ write: () => undefined, flush: async () => undefined }), defaultDeadlineSeconds: 60,
+      records: new InspectionRecords({ store, layout: stack.app.layout, logSink: () => ({ write: () => undefined, flush: async () => undefined }) }),
+      clock: { now: () => new Date() }, executor: stack.app.executor, runQueue: stack.app.queues.run, completionQueue: stack.app.queues.completions, defaultDeadlineSeconds: 60,
     });
     await Promise.all(Array.from({ length: racers }, (_, n) => pipeline.index(id, { deliveryId: `racer-${n}` })));
     expect(arrived).toBe(racers);

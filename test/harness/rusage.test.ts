@@ -14,11 +14,12 @@ import { fileURLToPath } from 'node:url';
 import { ProcessExecutor } from '../../functions/adapters/executors/process.js';
 import { generateBuild } from '../../functions/core/dockerfile.js';
 import { harnessFiles } from '../../functions/core/generated/harness.js';
-import type { BuildStatus, InspectionSpecification, RunReport } from '../../functions/core/generated/types.js';
+import type { BuildStatus, RunReport } from '../../functions/core/generated/types.js';
 import type { LogSink } from '../../functions/core/ports.js';
 import { validators, toProblems } from '../../functions/core/validation.js';
 import { describeUsageChecks, expectEmptyScriptFigures, measured, RUSAGE_SCRIPT, type Measured } from '../support/rusage.js';
 import { tempDir } from '../support/stack.js';
+import type { Specification } from '../../functions/core/specification.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const entrypoint = join(repoRoot, 'functions', 'harness', 'entrypoint.py');
@@ -90,7 +91,7 @@ describe('usage reported through the process executor', () => {
   let workload: Measured;
   beforeAll(async () => {
     const executor = new ProcessExecutor({ dataDir: join(dir.path, 'process'), python });
-    const spec: InspectionSpecification = { base: 'process/host:latest', script: RUSAGE_SCRIPT, batch_size: 2 };
+    const spec: Specification = { base: 'process/host:latest', script: RUSAGE_SCRIPT, batch_size: 2 };
     const generated = generateBuild(spec, harnessFiles);
     const log = new MemoryLog();
     const inspectionId = 'inspection-rusage-00000001';

@@ -15,18 +15,18 @@ import { OciRegistry } from '../../functions/adapters/kubernetes/registry.js';
 import { encodeContext } from '../../functions/core/context.js';
 import { generateBuild } from '../../functions/core/dockerfile.js';
 import { harnessFiles } from '../../functions/core/generated/harness.js';
-import type { BuildStatus, InspectionSpecification } from '../../functions/core/generated/types.js';
+import type { BuildStatus } from '../../functions/core/generated/types.js';
 import { stableJson } from '../../functions/core/json.js';
-import { imageRecordKey, parseImageRecord } from '../../functions/core/kubernetes/images.js';
+import { parseImageRecord } from '../../functions/core/kubernetes/images.js';
 import { buildImageTag, objectName } from '../../functions/core/kubernetes/manifests.js';
 import { Layout } from '../../functions/core/layout.js';
 import type { ContextFile, LogSink } from '../../functions/core/ports.js';
-import { validators } from '../../functions/core/validation.js';
 import { tempDir } from '../support/stack.js';
 import { startFakeApiServer, type FakeApiServer } from './support/fake-apiserver.js';
 import { cpuPinnedSpec, settings, validateManifest } from './support/fixtures.js';
 import { manifestFor, startFakeRegistry, type FakeRegistry } from './support/registry.js';
 import { startEmbeddedS3, type EmbeddedS3 } from './support/s3.js';
+import type { Specification } from '../../functions/core/specification.js';
 
 const T0 = new Date('2025-03-01T10:00:00Z');
 const clock = { now: () => T0 };
@@ -34,7 +34,7 @@ const layout = new Layout('inspections');
 
 interface Seeded {
   id: string;
-  spec: InspectionSpecification;
+  spec: Specification;
   stackDigest: string;
   dockerfile: string;
   context: ContextFile[];
@@ -56,9 +56,9 @@ describe('trusted image digests', () => {
     fake = await startFakeApiServer({ dir: dir.path, start: T0 });
     s3 = await startEmbeddedS3(`${dir.path}/s3`);
     registry = await startFakeRegistry();
-    images = new ImageRecords({ store: s3.store, storePrefix: layout.prefix, registry: new OciRegistry(), registryName: registry.repository, clock });
+    images = new ImageRecords({ store: s3.store, layout, registry: new OciRegistry(), registryName: registry.repository, clock });
     const api = new ClientNodeKubeApi(kubeconfigFile(fake.kubeconfig), 'amun');
-    executor = new KubernetesExecutor({ api, store: s3.store, layout, signer: s3.signer(clock), images, settings: settings({ registry: registry.repository }), clock });
+    executor = new KubernetesExecutor({ api, records: s3.records, signer: s3.signer(clock), images, settings: settings({ registry: registry.repository }), clock });
   });
   afterAll(async () => {
     await registry?.close();
@@ -68,7 +68,7 @@ describe('trusted image digests', () => {
   });
 
   /** What submit stores: the specification, the Dockerfile and the context. */
-  const seed = async (id: string, spec: InspectionSpecification = cpuPinnedSpec()): Promise<Seeded> => {
+  const seed = async (id: string, spec: Specification = cpuPinnedSpec()): Promise<Seeded> => {
     const { dockerfile, context, stackDigest } = generateBuild(spec, harnessFiles);
     await s3.store.put(layout.specification(id), stableJson(spec), 'application/json');
     await s3.store.put(layout.dockerfile(id), dockerfile, 'text/plain');
@@ -81,7 +81,7 @@ describe('trusted image digests', () => {
     inspection_id: s.id, state: 'succeeded', started_at: T0.toISOString(), finished_at: T0.toISOString(), exit_code: 0, reason: null, message: null, executor: 'kubernetes',
     image: buildImageTag(registry.repository, s.stackDigest, s.id), image_digest: digest, stack_digest: s.stackDigest, cached: false,
   });
-  const startRuns = (s: Seeded, status: BuildStatus) => executor.startRuns({ inspectionId: s.id, spec: s.spec, build: status, context: async () => s.context, deadlineSeconds: 300 });
+  const startRuns = (s: Seeded, status: BuildStatus) => executor.startRuns({ inspectionId: s.id, spec: s.spec, build: status, stackDigest: s.stackDigest, context: async () => s.context, deadlineSeconds: 300 });
   /** The build's kaniko pushing its own tag. */
   const push = (s: Seeded, manifest = manifestFor(s.id)): string => registry.push(buildImageTag(registry.repository, s.stackDigest, s.id).split(':').at(-1)!, manifest);
   const runImage = (id: string): string | undefined => fake.get('Job', objectName(id, 'run'))?.spec.template.spec.containers[0].image;
@@ -108,7 +108,7 @@ describe('trusted image digests', () => {
     const job = fake.get('Job', objectName(first.id, 'run'))!;
     validateManifest({ apiVersion: 'batch/v1', kind: 'Job', ...job });
     expect(runImage(first.id)).toBe(`${registry.repository}@${firstDigest}`);
-    const record = JSON.parse((await s3.text(imageRecordKey(layout.prefix, first.stackDigest)))!) as unknown;
+    const record = JSON.parse((await s3.text(layout.imageRecord(first.stackDigest)))!) as unknown;
     expect(parseImageRecord(record, { stackDigest: first.stackDigest, registry: registry.repository })).toEqual({
       stack_digest: first.stackDigest, registry: registry.repository, tag: buildImageTag(registry.repository, first.stackDigest, first.id), digest: firstDigest,
       image: `${registry.repository}@${firstDigest}`, inspection_id: first.id, recorded_at: T0.toISOString(),
@@ -137,41 +137,35 @@ describe('trusted image digests', () => {
     expect(await s3.store.exists(layout.result(first.id, 0))).toBe(false);
   });
 
-  it('a build whose tag was pushed over after it pushed is not run: its items say why, nothing is recorded', async () => {
+  it('a build whose tag was pushed over after it pushed is not run: refused with the reason, nothing is recorded', async () => {
     const spec = { ...cpuPinnedSpec(), identifier: 'pushed over' };
     const victim = await seed('inspection-images-victim-0123abcd', { ...spec, environment: [{ name: 'VICTIM', value: '1' }] });
     expect(victim.stackDigest).not.toBe(first.stackDigest);
     const own = push(victim);
     const poisoned = push(victim, manifestFor('poisoned'));
-    await startRuns(victim, reported(victim, own));
+    // Refused: the pipeline gives every item a result with this message.
+    expect(await startRuns(victim, reported(victim, own))).toEqual({ state: 'refused', message: expect.stringContaining(`names ${poisoned} in the registry, not ${own}`) });
     expect(fake.get('Job', objectName(victim.id, 'run'))).toBeUndefined();
-    for (const item of [0, 1, 2]) {
-      const report = JSON.parse((await s3.text(layout.result(victim.id, item)))!) as Record<string, unknown>;
-      expect(validators.result(report)).toBe(true);
-      expect(report).toMatchObject({ reason: 'executor_error', item, message: expect.stringContaining(`names ${poisoned} in the registry, not ${own}`) });
-    }
-    expect(await s3.store.exists(imageRecordKey(layout.prefix, victim.stackDigest))).toBe(false);
+    expect(await s3.store.exists(layout.imageRecord(victim.stackDigest))).toBe(false);
   });
 
   it('a build that reported no digest, or one its tag is missing for, is not run', async () => {
     const none = await seed('inspection-images-nodigest-0123abcd', { ...cpuPinnedSpec(), environment: [{ name: 'CASE', value: 'none' }] });
     push(none);
-    await startRuns(none, reported(none, null));
-    expect(JSON.parse((await s3.text(layout.result(none.id, 0)))!)).toMatchObject({ reason: 'executor_error', message: expect.stringContaining('reported no image digest') });
+    expect(await startRuns(none, reported(none, null))).toEqual({ state: 'refused', message: expect.stringContaining('reported no image digest') });
     const missing = await seed('inspection-images-missing-0123abcd', { ...cpuPinnedSpec(), environment: [{ name: 'CASE', value: 'missing' }] });
-    await startRuns(missing, reported(missing, `sha256:${'a'.repeat(64)}`));
-    expect(JSON.parse((await s3.text(layout.result(missing.id, 0)))!)).toMatchObject({ reason: 'executor_error', message: expect.stringContaining('is not in the registry') });
+    expect(await startRuns(missing, reported(missing, `sha256:${'a'.repeat(64)}`))).toEqual({ state: 'refused', message: expect.stringContaining('is not in the registry') });
     expect(fake.get('Job', objectName(none.id, 'run'))).toBeUndefined();
     expect(fake.get('Job', objectName(missing.id, 'run'))).toBeUndefined();
   });
 
   it('an unreadable registry starts nothing and throws, so the message is retried', async () => {
     const down = new KubernetesExecutor({
-      api: new ClientNodeKubeApi(kubeconfigFile(fake.kubeconfig), 'amun'), store: s3.store, layout, signer: s3.signer(clock), settings: settings({ registry: registry.repository }), clock,
-      images: new ImageRecords({ store: s3.store, storePrefix: layout.prefix, registry: { manifestDigest: async () => undefined }, registryName: registry.repository, clock }),
+      api: new ClientNodeKubeApi(kubeconfigFile(fake.kubeconfig), 'amun'), records: s3.records, signer: s3.signer(clock), settings: settings({ registry: registry.repository }), clock,
+      images: new ImageRecords({ store: s3.store, layout, registry: { manifestDigest: async () => undefined }, registryName: registry.repository, clock }),
     });
     const s = await seed('inspection-images-down-0123abcd', { ...cpuPinnedSpec(), environment: [{ name: 'CASE', value: 'down' }] });
-    await expect(down.startRuns({ inspectionId: s.id, spec: s.spec, build: reported(s, push(s)), context: async () => s.context, deadlineSeconds: 300 })).rejects.toThrow(/could not tell/);
+    await expect(down.startRuns({ inspectionId: s.id, spec: s.spec, build: reported(s, push(s)), stackDigest: s.stackDigest, context: async () => s.context, deadlineSeconds: 300 })).rejects.toThrow(/could not tell/);
     expect(fake.get('Job', objectName(s.id, 'run'))).toBeUndefined();
     expect(await s3.store.exists(layout.result(s.id, 0))).toBe(false);
   });
@@ -181,15 +175,15 @@ describe('trusted image digests', () => {
     registry.remove(firstDigest);
     expect(await images.read(gone.stackDigest)).toBeDefined();
     expect(await build(gone)).toMatchObject({ state: 'pending' });
-    const elsewhere = new ImageRecords({ store: s3.store, storePrefix: layout.prefix, registry: new OciRegistry(), registryName: '127.0.0.1:1/other', clock });
+    const elsewhere = new ImageRecords({ store: s3.store, layout, registry: new OciRegistry(), registryName: '127.0.0.1:1/other', clock });
     expect(await elsewhere.read(gone.stackDigest)).toBeUndefined();
     // A damaged record is none either.
-    await s3.store.put(imageRecordKey(layout.prefix, gone.stackDigest), '{"digest": "sha256:nope"}', 'application/json');
+    await s3.store.put(layout.imageRecord(gone.stackDigest), '{"digest": "sha256:nope"}', 'application/json');
     expect(await images.read(gone.stackDigest)).toBeUndefined();
   });
 
   it('no pod holds a grant that reaches the records: the build’s PUT URLs name its log and status, the runs’ POST policy its results/', async () => {
-    const key = imageRecordKey(layout.prefix, first.stackDigest);
+    const key = layout.imageRecord(first.stackDigest);
     const buildSecret = fake.get('Secret', objectName(first.id, 'build-upload'))!;
     const urls = Object.values<string>(buildSecret.data).map((d) => /url = "([^"]+)"/.exec(Buffer.from(d, 'base64').toString('utf8'))![1]!);
     expect(urls.map((u) => decodeURIComponent(new URL(u).pathname))).toEqual([`/amun-k8s/${layout.buildLog(first.id)}`, `/amun-k8s/${layout.buildStatus(first.id)}`]);

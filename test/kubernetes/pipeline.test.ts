@@ -78,7 +78,7 @@ describe('kubernetes executor on the embedded stack', () => {
     dir.remove();
   });
 
-  const reconciler = (): Reconciler => new Reconciler({ api: stack.app.cluster!.api, store: stack.app.store, layout: stack.app.layout, clock: { now: () => fake.now() } });
+  const reconciler = (): Reconciler => new Reconciler({ api: stack.app.cluster!.api, records: stack.app.records, clock: { now: () => fake.now() } });
   const summary = async (id: string): Promise<InspectionSummary | undefined> => {
     const raw = await stack.app.store.get(stack.app.layout.summary(id));
     return raw ? (JSON.parse(raw.toString('utf8')) as InspectionSummary) : undefined;
@@ -119,7 +119,7 @@ describe('kubernetes executor on the embedded stack', () => {
     expect(pod.build.code).toBe(0);
     expect(pod.report).toMatchObject({ code: 0 });
     expect(pod.kanikoArgs).toContain(`--context=s3://amun/inspections/${id}/build/context.tar.gz`);
-    const status = await waitFor('the build status', async () => stack.app.pipeline.buildStatus(id));
+    const status = await waitFor('the build status', async () => stack.app.records.buildStatus(id));
     // The build pushed its own tag; the status carries the digest it reported.
     const tag = buildImageTag(registry.repository, status.stack_digest!, id);
     expect(pod.kanikoArgs).toContain(`--destination=${tag}`);
@@ -142,7 +142,7 @@ describe('kubernetes executor on the embedded stack', () => {
     ]);
     expect(job.spec.template.spec.initContainers[0].restartPolicy).toBe('Always');
     // Pinned to the digest the schedule stage resolved from the build's tag, and recorded for the stack.
-    const status = (await stack.app.pipeline.buildStatus(id))!;
+    const status = (await stack.app.records.buildStatus(id))!;
     expect(job.spec.template.spec.containers[0].image).toBe(`${registry.repository}@${status.image_digest}`);
     expect(await stack.app.cluster!.images.read(status.stack_digest!)).toMatchObject({ digest: status.image_digest, inspection_id: id, image: `${registry.repository}@${status.image_digest}` });
     const secret = fake.get('Secret', objectName(id, 'run-upload'))!;
@@ -229,7 +229,7 @@ describe('kubernetes executor on the embedded stack', () => {
     const gpuId = submitted.body.inspection_id as string;
     const runName = objectName(gpuId, 'run');
     await waitFor('the run job', async () => fake.get('Secret', objectName(gpuId, 'run-upload')));
-    const status = await stack.app.pipeline.buildStatus(gpuId);
+    const status = await stack.app.records.buildStatus(gpuId);
     expect(status).toMatchObject({ state: 'succeeded', cached: true, image: `${registry.repository}@${digest}`, image_digest: digest });
     expect(jobsOf(gpuId)).toEqual([runName]);
 

@@ -12,12 +12,12 @@ import { ImageRecords } from '../../functions/adapters/kubernetes/images.js';
 import { OciRegistry } from '../../functions/adapters/kubernetes/registry.js';
 import type { UploadSigner } from '../../functions/adapters/kubernetes/upload-signer.js';
 import { stableJson } from '../../functions/core/json.js';
-import { imageRecordKey } from '../../functions/core/kubernetes/images.js';
 import { buildImageTag, buildJob, objectName, runJob } from '../../functions/core/kubernetes/manifests.js';
 import { observePod, type ContainerObservation, type JobObservation, type PodObservation } from '../../functions/core/kubernetes/observe.js';
 import { LABEL_PRESETS } from '../../functions/core/kubernetes/placement.js';
 import { DEFAULT_RECONCILE_POLICY, reconcileBuild, reconcileRun } from '../../functions/core/kubernetes/reconcile.js';
 import { Layout } from '../../functions/core/layout.js';
+import { InspectionRecords } from '../../functions/core/records.js';
 import type { LogSink } from '../../functions/core/ports.js';
 import { validators } from '../../functions/core/validation.js';
 import { Reconciler } from '../../functions/reconcile/reconciler.js';
@@ -150,8 +150,9 @@ describe('reconciler against the fake API server and the embedded S3', () => {
     dir.remove();
   });
 
-  const images = () => new ImageRecords({ store: s3.store, storePrefix: layout.prefix, registry: new OciRegistry(), registryName: registry.repository, clock: { now: () => fake.now() } });
-  const reconciler = (l = layout) => new Reconciler({ api, store: s3.store, layout: l, clock: { now: () => fake.now() }, images: images() });
+  const images = () => new ImageRecords({ store: s3.store, layout, registry: new OciRegistry(), registryName: registry.repository, clock: { now: () => fake.now() } });
+  const reconciler = (l = layout) =>
+    new Reconciler({ api, records: new InspectionRecords({ store: s3.store, layout: l, logSink: () => ({ write: () => undefined, flush: async () => undefined }) }), clock: { now: () => fake.now() }, images: images() });
 
   it('takes the build status the report step printed when it could not upload it, and keeps the kaniko log', async () => {
     await s3.store.put(layout.specification(ID), stableJson(cpuPinnedSpec()));
@@ -239,24 +240,21 @@ describe('reconciler against the fake API server and the embedded S3', () => {
     // A tag pushed over after the build: nothing recorded, then or later.
     expect(await images().read(over.stackDigest)).toBeUndefined();
     expect(await reconciler().run()).toMatchObject({ images_recorded: 0, errors: 0 });
-    expect(await s3.store.exists(imageRecordKey(layout.prefix, over.stackDigest))).toBe(false);
+    expect(await s3.store.exists(layout.imageRecord(over.stackDigest))).toBe(false);
   });
 
-  it('the executor refuses hardware the cluster cannot place: a failed build, or results that say why', async () => {
+  it('the executor refuses hardware the cluster cannot place: a failed build, or runs refused with the reason', async () => {
     const signer: UploadSigner = { presignPut: async () => 'https://x', presignPost: async () => ({ url: 'https://x', document: { expiration: '', conditions: [] }, fields: {} }) };
-    const executor = new KubernetesExecutor({ api, store: s3.store, layout, signer, images: images(), settings: settings({ labels: LABEL_PRESETS.karpenter }), clock: { now: () => at(0) } });
+    const executor = new KubernetesExecutor({ api, records: s3.records, signer, images: images(), settings: settings({ labels: LABEL_PRESETS.karpenter }), clock: { now: () => at(0) } });
     const spec = cpuPinnedSpec();
     const before = fake.list('Job').length;
     const log: LogSink & { text: string } = { text: '', write(c) { this.text += String(c); }, flush: async () => undefined };
     const build = await executor.build({ inspectionId: 'inspection-refused-0123abcd', spec: { ...spec, build: { requests: { hardware: { cpu_model: 85 } } } }, dockerfile: 'FROM x\n', context: [], stackDigest: DIGEST, log });
     expect(build).toMatchObject({ state: 'failed', reason: 'invalid_specification', message: expect.stringContaining('/build/requests/hardware/cpu_model') });
-    await executor.startRuns({ inspectionId: 'inspection-refused-0123abcd', spec, build: { inspection_id: 'inspection-refused-0123abcd', state: 'succeeded', started_at: null, finished_at: null, exit_code: 0, reason: null, executor: 'kubernetes', image: `x/amun:${DIGEST}`, cached: false }, context: async () => [], deadlineSeconds: 60 });
+    const started = await executor.startRuns({ inspectionId: 'inspection-refused-0123abcd', spec, stackDigest: DIGEST, build: { inspection_id: 'inspection-refused-0123abcd', state: 'succeeded', started_at: null, finished_at: null, exit_code: 0, reason: null, executor: 'kubernetes', image: `x/amun:${DIGEST}`, cached: false }, context: async () => [], deadlineSeconds: 60 });
     expect(fake.list('Job')).toHaveLength(before);
-    for (const item of [0, 1, 2]) {
-      const report = JSON.parse((await s3.text(layout.result('inspection-refused-0123abcd', item)))!);
-      expect(validators.result(report)).toBe(true);
-      expect(report).toMatchObject({ reason: 'executor_error', item, message: expect.stringContaining('cpu_family') });
-    }
+    // The pipeline gives every item a result with this message (test/e2e/failures.test.ts).
+    expect(started).toEqual({ state: 'refused', message: expect.stringContaining('cpu_family') });
   });
 });
 

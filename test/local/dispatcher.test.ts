@@ -33,7 +33,7 @@ describe('dispatcher', () => {
     return d;
   }
 
-  const withRoute = (name: Route['name'], patch: Partial<Route>): Route => ({ ...routeFor(name), ...patch });
+  const withRoute = (name: Route['name'], patch: Partial<Pick<Route, 'localConcurrency'>>): Route => ({ ...routeFor(name), ...patch });
 
   /** A promise the test resolves when it chooses; opened in afterEach too, so a failed test does not leave a handler waiting. */
   const gates: Array<() => void> = [];

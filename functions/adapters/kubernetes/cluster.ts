@@ -13,7 +13,7 @@ import {
   type ClusterSettings,
 } from '../../core/kubernetes/manifests.js';
 import { labelPreset, type LabelMap } from '../../core/kubernetes/placement.js';
-import type { Layout } from '../../core/layout.js';
+import type { InspectionRecords } from '../../core/records.js';
 import type { Clock, LiveStatusSource, ObjectStore } from '../../core/ports.js';
 import type { CredentialsProvider } from './aws-signing.js';
 import { KubernetesExecutor } from './executor.js';
@@ -49,8 +49,9 @@ export interface ClusterOptions {
 }
 
 export interface ClusterDeps {
+  /** The image records' store (they live beside the inspections). */
   store: ObjectStore;
-  layout: Layout;
+  records: InspectionRecords;
   clock: Clock;
   /** The functions' AWS identity: EKS tokens, upload grants, ECR tokens. */
   credentials: CredentialsProvider;
@@ -108,7 +109,7 @@ export function makeKubernetesCluster(config: Config, deps: ClusterDeps): Kubern
   // Bearer challenge without credentials) for other registries.
   const registry =
     deps.registry ?? new OciRegistry(settings.registryAuth.kind === 'ecr' ? { credentials: ecrCredentials({ region: config.region, credentials: deps.credentials, clock: deps.clock }) } : {});
-  const images = new ImageRecords({ store: deps.store, storePrefix: deps.layout.prefix, registry, registryName: settings.registry, clock: deps.clock });
-  const executor = new KubernetesExecutor({ api, store: deps.store, layout: deps.layout, signer, images, settings, clock: deps.clock });
+  const images = new ImageRecords({ store: deps.store, layout: deps.records.layout, registry, registryName: settings.registry, clock: deps.clock });
+  const executor = new KubernetesExecutor({ api, records: deps.records, signer, images, settings, clock: deps.clock });
   return { api, executor, images, liveStatus: new KubernetesLiveStatus(api, deps.clock), settings, clock: deps.clock };
 }

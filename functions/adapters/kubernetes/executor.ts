@@ -12,18 +12,15 @@
  *   gives for this build's own tag when it is the one the build reported) and creates the Indexed
  *   run Job pinned to `<registry>@sha256:…`, and a Secret with a presigned POST policy for the
  *   inspection's `results/` prefix; each pod's upload sidecar posts its item's hwinfo, log and
- *   result. Runs that cannot be given a verified image get results that say why.
+ *   result. Runs that cannot be placed or given a verified image are refused, with the reason the
+ *   pipeline records for every item.
  *
  * Every name is deterministic: a redelivered message meets 409 AlreadyExists and goes on.
  */
 import type { V1Job } from '@kubernetes/client-node';
-import { CorruptDataError } from '../../core/errors.js';
-import { digestBuild } from '../../core/dockerfile.js';
-import { BUILD_CONTEXT_TAGS, type Layout } from '../../core/layout.js';
 import {
   buildImageTag,
   buildJob,
-  contextTarballKey,
   curlPostConfig,
   curlPutConfig,
   dockerConfigMap,
@@ -35,8 +32,8 @@ import {
   type ClusterSettings,
 } from '../../core/kubernetes/manifests.js';
 import { placement, PlacementError } from '../../core/kubernetes/placement.js';
-import { syntheticResult } from '../../core/results.js';
-import type { BuildOutcome, BuildRequest, Clock, Executor, ObjectStore, RunRequest } from '../../core/ports.js';
+import type { BuildOutcome, BuildRequest, Clock, Executor, StartedRuns, StartRunsRequest } from '../../core/ports.js';
+import type { InspectionRecords } from '../../core/records.js';
 import type { KubeApi } from './kube-api.js';
 import type { ImageRecords } from './images.js';
 import { tarGz } from './tar.js';
@@ -47,8 +44,7 @@ export const GRANT_MARGIN_SECONDS = 15 * 60;
 
 export interface KubernetesExecutorDeps {
   api: KubeApi;
-  store: ObjectStore;
-  layout: Layout;
+  records: InspectionRecords;
   signer: UploadSigner;
   /** The functions' image records: cache hits and the digests runs pin. */
   images: ImageRecords;
@@ -70,11 +66,12 @@ export class KubernetesExecutor implements Executor {
   }
 
   async build(request: BuildRequest): Promise<BuildOutcome> {
-    const { api, store, layout, signer, settings, clock } = this.deps;
+    const { api, records, signer, settings, clock } = this.deps;
+    const { layout } = records;
     const id = request.inspectionId;
     const startedAt = clock.now().toISOString();
     const image = buildImageTag(settings.registry, request.stackDigest, id);
-    const contextKey = contextTarballKey(layout.prefix, id);
+    const contextKey = layout.contextTarball(id);
     let job: V1Job;
     try {
       job = buildJob({ inspectionId: id, spec: request.spec, stackDigest: request.stackDigest, contextKey, settings });
@@ -91,7 +88,7 @@ export class KubernetesExecutor implements Executor {
       return { state: 'succeeded', started_at: startedAt, finished_at: clock.now().toISOString(), exit_code: 0, reason: null, message: null, image: recorded.image, image_digest: recorded.digest, stack_digest: request.stackDigest, cached: true };
     }
 
-    await store.put(contextKey, tarGz([{ path: 'Dockerfile', content: request.dockerfile }, ...request.context]), 'application/gzip', BUILD_CONTEXT_TAGS);
+    await records.writeContextTarball(id, tarGz([{ path: 'Dockerfile', content: request.dockerfile }, ...request.context]));
     const { job: live, created } = await api.createJob(job);
     const expires = settings.buildDeadlineSeconds + GRANT_MARGIN_SECONDS;
     const [logUrl, statusUrl] = await Promise.all([signer.presignPut(layout.buildLog(id), expires), signer.presignPut(layout.buildStatus(id), expires)]);
@@ -104,24 +101,24 @@ export class KubernetesExecutor implements Executor {
     return { state: 'pending', message: `kubernetes: the build job reports its log and status here when it ends (deadline ${settings.buildDeadlineSeconds} s)` };
   }
 
-  async startRuns(request: Omit<RunRequest, 'item'>): Promise<void> {
-    const { api, layout, signer, settings, clock } = this.deps;
+  async startRuns(request: StartRunsRequest): Promise<StartedRuns> {
+    const { api, records, signer, settings, clock } = this.deps;
+    const { layout } = records;
     const id = request.inspectionId;
     try {
       placement(request.spec.run?.requests, settings.labels, '/run/requests');
     } catch (error) {
       if (!(error instanceof PlacementError)) throw error;
-      await this.refuse(id, request, `${error.message}: ${problemsText(error)}`);
-      return;
+      return { state: 'refused', message: `${error.message}: ${problemsText(error)}` };
     }
-    // Which stack this is, from the stored Dockerfile and context (what the build stage built),
-    // not from the status a build pod uploaded; then the image the functions verified for it.
-    const resolved = await this.deps.images.runImage({ stackDigest: await this.stackDigest(id, request), inspectionId: id, reported: request.build.image_digest });
+    // Which stack this is comes from the stored Dockerfile and context (what the build stage
+    // built, as the pipeline digests it), not from the status a build pod uploaded; then the
+    // image the functions verified for it.
+    const resolved = await this.deps.images.runImage({ stackDigest: request.stackDigest, inspectionId: id, reported: request.build.image_digest });
     if (!resolved.ok) {
       // A redelivered message finds the runs started already: they keep the image they have.
-      if (await this.runJobExists(id)) return;
-      await this.refuse(id, request, `kubernetes: no verified image to run: ${resolved.message}`);
-      return;
+      if (await this.runJobExists(id)) return { state: 'started' };
+      return { state: 'refused', message: `kubernetes: no verified image to run: ${resolved.message}` };
     }
     const image = pinnedImage(settings.registry, resolved.record.digest);
     const job = runJob({ inspectionId: id, spec: request.spec, image, deadlineSeconds: request.deadlineSeconds, resultsPrefix: layout.resultsPrefix(id), settings });
@@ -131,27 +128,11 @@ export class KubernetesExecutor implements Executor {
     const expiresAt = new Date(created.getTime() + (deadline + GRANT_MARGIN_SECONDS) * 1000);
     const post = await signer.presignPost(layout.resultsPrefix(id), expiresAt);
     await api.createSecret(uploadSecret({ inspectionId: id, component: 'run', namespace: settings.namespace, files: { 'post.curlrc': curlPostConfig(post.url, post.fields) }, owner: live }));
-  }
-
-  private async stackDigest(id: string, request: Omit<RunRequest, 'item'>): Promise<string> {
-    const dockerfile = await this.deps.store.get(this.deps.layout.dockerfile(id));
-    if (!dockerfile) throw new CorruptDataError(`no Dockerfile stored for ${id}`);
-    return digestBuild(dockerfile.toString('utf8'), await request.context());
+    return { state: 'started' };
   }
 
   private async runJobExists(id: string): Promise<boolean> {
     const jobs = await this.deps.api.listJobs(selector(id));
     return jobs.some((j) => j.metadata?.labels?.[LABELS.component] === 'run');
-  }
-
-  /** Runs that cannot be placed, or have no verified image, end at once, each with a result that says why. */
-  private async refuse(id: string, request: Omit<RunRequest, 'item'>, message: string): Promise<void> {
-    const { store, layout, clock } = this.deps;
-    const now = clock.now();
-    for (let item = 0; item < (request.spec.batch_size ?? 1); item++) {
-      if (await store.exists(layout.result(id, item))) continue;
-      const report = syntheticResult({ inspectionId: id, item, executor: 'kubernetes', reason: 'executor_error', message, script: request.spec.script ?? '', startedAt: now, finishedAt: now });
-      await store.put(layout.result(id, item), JSON.stringify(report), 'application/json');
-    }
   }
 }

@@ -14,7 +14,8 @@
  * a verified image.
  */
 import { ExecutorError } from '../../core/errors.js';
-import { imageRecordKey, newImageRecord, parseImageRecord, type ImageRecord } from '../../core/kubernetes/images.js';
+import { newImageRecord, parseImageRecord, type ImageRecord } from '../../core/kubernetes/images.js';
+import type { Layout } from '../../core/layout.js';
 import { buildImageTag, MANIFEST_DIGEST } from '../../core/kubernetes/manifests.js';
 import { stableJson } from '../../core/json.js';
 import type { Clock, ObjectStore } from '../../core/ports.js';
@@ -22,8 +23,8 @@ import type { ImageRegistry } from './registry.js';
 
 export interface ImageRecordsDeps {
   store: ObjectStore;
-  /** The store prefix (Layout.prefix). */
-  storePrefix: string;
+  /** Where the records live (Layout.imageRecord). */
+  layout: Layout;
   registry: ImageRegistry;
   /** The repository builds push to (ClusterSettings.registry). */
   registryName: string;
@@ -43,7 +44,7 @@ export class ImageRecords {
   constructor(private readonly deps: ImageRecordsDeps) {}
 
   key(stackDigest: string): string {
-    return imageRecordKey(this.deps.storePrefix, stackDigest);
+    return this.deps.layout.imageRecord(stackDigest);
   }
 
   /** The stack's record as stored, when valid for this registry. */

@@ -26,18 +26,6 @@ export interface ImageRecord {
   recorded_at: string;
 }
 
-const STACK_DIGEST = /^[0-9a-f]{64}$/;
-
-/**
- * `<store prefix>/images/<stack digest>`: beside the inspections (no inspection id is `images`), in
- * the store the functions already write, and outside every grant a pod gets (the build's PUT URLs
- * name build/log and build/status, the runs' POST policy `<prefix>/<id>/results/`).
- */
-export function imageRecordKey(storePrefix: string, stackDigest: string): string {
-  if (!STACK_DIGEST.test(stackDigest)) throw new Error(`stack digest must be 64 hex digits, got ${JSON.stringify(stackDigest)}`);
-  return `${storePrefix}/images/${stackDigest}`;
-}
-
 export function newImageRecord(input: { stackDigest: string; registry: string; inspectionId: string; digest: string; recordedAt: Date }): ImageRecord {
   return {
     stack_digest: input.stackDigest,

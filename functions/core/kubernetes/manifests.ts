@@ -502,8 +502,3 @@ export function dockerConfigMap(inspectionId: string, settings: ClusterSettings,
     data: { 'config.json': `${JSON.stringify({ credHelpers: { [registryHost(settings.registry)]: 'ecr-login' } }, null, 2)}\n` },
   };
 }
-
-/** The context tarball's key, beside the inspection's build objects. */
-export function contextTarballKey(storePrefix: string, inspectionId: string): string {
-  return `${storePrefix}/${inspectionId}/build/context.tar.gz`;
-}

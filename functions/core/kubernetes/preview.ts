@@ -6,7 +6,8 @@
  */
 import type { V1ConfigMap, V1Job, V1Secret } from '@kubernetes/client-node';
 import type { InspectionSpecification } from '../generated/types.js';
-import { buildJob, checkRegistry, contextTarballKey, dockerConfigMap, runJob, uploadSecret, type ClusterSettings } from './manifests.js';
+import { Layout } from '../layout.js';
+import { buildJob, checkRegistry, dockerConfigMap, runJob, uploadSecret, type ClusterSettings } from './manifests.js';
 
 export interface PreviewInput {
   inspectionId: string;
@@ -27,7 +28,7 @@ export function previewManifests({ inspectionId, spec, stackDigest, settings, st
   const out: Manifest[] = [];
   const root = `${storePrefix}/${inspectionId}`;
   if (kind !== 'run') {
-    out.push(buildJob({ inspectionId, spec, stackDigest, contextKey: contextTarballKey(storePrefix, inspectionId), settings }));
+    out.push(buildJob({ inspectionId, spec, stackDigest, contextKey: new Layout(storePrefix).contextTarball(inspectionId), settings }));
     out.push(
       uploadSecret({
         inspectionId,

@@ -2,10 +2,10 @@
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Secret } from 'kubernetes-models/v1/Secret';
-import type { InspectionSpecification } from '../../../functions/core/generated/types.js';
 import { DEFAULT_UPLOADER_IMAGE, registryAuthFor, type ClusterSettings } from '../../../functions/core/kubernetes/manifests.js';
 import { LABEL_PRESETS } from '../../../functions/core/kubernetes/placement.js';
 import { normalizeSpecification } from '../../../functions/core/specification.js';
+import type { Specification } from '../../../functions/core/specification.js';
 
 export const ECR = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/amun';
 
@@ -26,10 +26,10 @@ export function settings(overrides: Partial<ClusterSettings> = {}): ClusterSetti
   };
 }
 
-const normalize = (spec: unknown): InspectionSpecification => normalizeSpecification(spec, { now: new Date('2025-01-01T00:00:00Z'), version: 'test' });
+const normalize = (spec: unknown): Specification => normalizeSpecification(spec, { now: new Date('2025-01-01T00:00:00Z'), version: 'test' });
 
 /** A CPU-pinned measurement: Intel family 6 model 85 (Skylake-SP / Cascade Lake), three sequential runs. */
-export const cpuPinnedSpec = (): InspectionSpecification =>
+export const cpuPinnedSpec = (): Specification =>
   normalize({
     base: 'docker.io/library/python:3.12-slim',
     identifier: 'cpu pinned',
@@ -40,7 +40,7 @@ export const cpuPinnedSpec = (): InspectionSpecification =>
   });
 
 /** One H100 per run, two runs side by side. */
-export const gpuSpec = (): InspectionSpecification =>
+export const gpuSpec = (): Specification =>
   normalize({
     base: 'docker.io/library/python:3.12-slim',
     identifier: 'gpu check',
