@@ -2,6 +2,7 @@
  * Configuration, read once from the environment and validated: a missing or malformed variable
  * fails at start-up with its name, never later in a handler.
  */
+import { availableParallelism } from 'node:os';
 import type { ExecutorKind } from './core/ports.js';
 
 export interface ScriptFetchPolicy {
@@ -120,6 +121,7 @@ export const ENV = {
   storagePort: 'AMUN_STORAGE_PORT',
   storePrefix: 'AMUN_STORE_PREFIX',
   waitSeconds: 'AMUN_WAIT_SECONDS',
+  runSlots: 'AMUN_RUN_SLOTS',
   workQueueUrl: 'AMUN_WORK_QUEUE_URL',
 } as const;
 
@@ -248,6 +250,8 @@ export interface ServeSettings {
   storagePort: number;
   /** Long-poll wait of the dispatcher. */
   waitTimeSeconds: number;
+  /** Run messages handled at once (default: the CPUs, at least 4); items of one inspection still run at most `run.parallelism` at a time. */
+  runSlots: number;
 }
 
 export function serveSettingsFromEnv(env: Env = process.env): ServeSettings {
@@ -255,7 +259,8 @@ export function serveSettingsFromEnv(env: Env = process.env): ServeSettings {
   if (storagePort > 65535) throw new ConfigError(ENV.storagePort, `must be a port number, got ${storagePort}`);
   const waitTimeSeconds = int(env, ENV.waitSeconds, 20);
   if (waitTimeSeconds > 20) throw new ConfigError(ENV.waitSeconds, `must be at most 20 (SQS's longest poll), got ${waitTimeSeconds}`);
-  return { storagePort, waitTimeSeconds };
+  const runSlots = atLeast(env, ENV.runSlots, 1, Math.max(4, availableParallelism()));
+  return { storagePort, waitTimeSeconds, runSlots };
 }
 
 export function kubernetesFromEnv(env: Env = process.env): KubernetesConfig {

@@ -121,6 +121,7 @@ export const routes: ReadonlyArray<Route> = [
   },
   {
     name: 'run',
+    // localConcurrency: the local stack sets it from AMUN_RUN_SLOTS; the pipeline keeps each inspection to its run.parallelism.
     load: async () => (await import('./run/handler.js')).makeRunHandler,
     entry: 'run/index.ts',
     trigger: { kind: 'queue', queue: 'run', batchSize: 1 },

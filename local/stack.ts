@@ -33,6 +33,8 @@ export interface LocalStackOptions {
   apiToken?: string | undefined;
   /** Long-poll wait; tests use 1 s so that stopping is quick. */
   waitTimeSeconds?: number;
+  /** Run messages handled at once (default AMUN_RUN_SLOTS, or the CPUs). */
+  runSlots?: number;
   allowScriptHttp?: boolean;
   allowScriptPrivate?: boolean;
   /** Settings to use instead of the environment's (tests). */
@@ -117,6 +119,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     region,
     queueUrls: emulator.queueUrls,
     handlers,
+    // The run route takes AMUN_RUN_SLOTS messages at once; the pipeline keeps each inspection to its parallelism.
+    routes: routes.map((route) => (route.name === 'run' ? { ...route, localConcurrency: options.runSlots ?? serve.runSlots } : route)),
     waitTimeSeconds: options.waitTimeSeconds ?? serve.waitTimeSeconds,
     logger: makeLogger('local'),
   });

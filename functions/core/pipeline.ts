@@ -47,9 +47,38 @@ const COMPLETION_CLAIM_STALE_MS = 5 * 60_000;
 /** Compare-and-swap rounds for the summary before giving up (and letting the message be retried). */
 const SUMMARY_ATTEMPTS = 20;
 
+/**
+ * At most `limit` at once, per key, in arrival order: how many items of one inspection run at a
+ * time (`run.parallelism`) under the local executors.
+ */
+class Lanes {
+  private readonly lanes = new Map<string, { running: number; waiting: Array<() => void> }>();
+
+  async acquire(key: string, limit: number): Promise<() => void> {
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = { running: 0, waiting: [] };
+      this.lanes.set(key, lane);
+    }
+    const current = lane;
+    if (current.running >= Math.max(1, limit)) await new Promise<void>((resolve) => current.waiting.push(resolve));
+    else current.running++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = current.waiting.shift();
+      if (next) next();
+      else if (--current.running === 0) this.lanes.delete(key);
+    };
+  }
+}
+
 export class Pipeline {
   /** Items running in this process: a duplicate delivery of one waits for it instead of running it again. */
   private readonly running = new Map<string, Promise<Outcome>>();
+  /** Items of one inspection running at once, at most its `run.parallelism`. */
+  private readonly lanes = new Lanes();
 
   constructor(private readonly deps: PipelineDeps) {}
 
@@ -123,7 +152,11 @@ export class Pipeline {
   /**
    * run: one item with a local executor. Files go up hwinfo, log, then result (the trigger).
    * Local executors run in this one process, so a duplicate delivery that arrives while the item
-   * runs waits for that run (and is skipped) instead of starting a second one.
+   * runs waits for that run (and is skipped) instead of starting a second one, and an item waits
+   * while `run.parallelism` items of its inspection run (1 by default: one after another, as the
+   * original). The run route takes several messages at once (AMUN_RUN_SLOTS), so the items of
+   * an inspection run side by side up to its parallelism; the message of an item that waits stays
+   * invisible (its visibility is extended) and nothing is held in memory but the wait.
    */
   async runItem(id: string, item: number, signal?: AbortSignal): Promise<Outcome> {
     const key = `${id}\0${item}`;
@@ -149,12 +182,19 @@ export class Pipeline {
     if (item < 0 || item >= spec.batch_size) throw new CorruptDataError(`item ${item} is outside the batch of ${id}`);
     const build = await records.buildStatus(id);
     if (build?.state !== 'succeeded') throw new CorruptDataError(`item ${item} of ${id} has no successful build to run on`);
-    const output = await executor.runItem({ inspectionId: id, item, spec, build, context: () => records.context(id), deadlineSeconds: this.deadline(spec), ...(signal ? { signal } : {}) });
+    const release = await this.lanes.acquire(id, spec.run?.parallelism ?? 1);
     try {
-      const report = this.checkedReport(id, item, spec, output.result);
-      await records.writeItem(id, item, { report, log: output.log, ...(output.hwinfo ? { hwinfo: output.hwinfo } : {}) });
+      // Another delivery of this item may have run it while this one waited.
+      if (await records.hasResult(id, item)) return 'skipped';
+      const output = await executor.runItem({ inspectionId: id, item, spec, build, context: () => records.context(id), deadlineSeconds: this.deadline(spec), ...(signal ? { signal } : {}) });
+      try {
+        const report = this.checkedReport(id, item, spec, output.result);
+        await records.writeItem(id, item, { report, log: output.log, ...(output.hwinfo ? { hwinfo: output.hwinfo } : {}) });
+      } finally {
+        await output.release?.();
+      }
     } finally {
-      await output.release?.();
+      release();
     }
     return 'done';
   }

@@ -106,12 +106,12 @@ describeWithEngine('container executor failure modes', (engine) => {
   it('removes the image after the runs with AMUN_IMAGE_CLEANUP=after-run, and keeps the N latest with lru:N', async () => {
     const afterRun = new ContainerExecutor(options({ imageCleanup: { policy: 'after-run' } }));
     const { status } = await runOne(spec('print("cleanup")\n', { environment: [{ name: 'AMUN_TEST_NONCE', value: `${NONCE}-after-run` }] }), 60, afterRun);
-    expect(await afterRun.imageId(status.image!)).toBeUndefined();
+    expect(await afterRun.engine.imageId(status.image!)).toBeUndefined();
 
     const lru = new ContainerExecutor(options({ imageCleanup: { policy: 'lru', keep: 1 }, dataDir: `${dir.path}/lru` }));
     const first = await buildSpec(lru, spec('print(1)\n', { environment: [{ name: 'AMUN_TEST_NONCE', value: `${NONCE}-lru-1` }] }));
     const second = await buildSpec(lru, spec('print(2)\n', { environment: [{ name: 'AMUN_TEST_NONCE', value: `${NONCE}-lru-2` }] }));
-    expect(await lru.imageId(first.status.image!)).toBeUndefined();
-    expect(await lru.imageId(second.status.image!)).toBe(second.status.image_digest);
+    expect(await lru.engine.imageId(first.status.image!)).toBeUndefined();
+    expect(await lru.engine.imageId(second.status.image!)).toBe(second.status.image_digest);
   }, LONG);
 });

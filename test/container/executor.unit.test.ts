@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuildStatus } from '../../functions/core/generated/types.js';
-import type { RunOutput, RunRequest } from '../../functions/core/ports.js';
+import type { RunRequest } from '../../functions/core/ports.js';
 import { ContainerExecutor, cpusFlag, memoryBytes, parseQuantity, stackImageTag } from '../../functions/adapters/executors/container.js';
 import { containerOptionsFromEnv, parseEngineFlags, parseImageCleanup } from '../../functions/adapters/executors/container-options.js';
 import { selectExecutor } from '../../functions/adapters/executors/select.js';
@@ -86,75 +86,6 @@ describe('configuration from the environment', () => {
     expect(() => containerOptionsFromEnv('/tmp/x', { AMUN_CONTAINER_ENGINE: '/nonexistent/podman' })).toThrow(/AMUN_CONTAINER_ENGINE .*\/nonexistent\/podman info/);
   });
 });
-
-/** runContainer replaced by a fake: records what ran, in the order it started and ended. */
-class FakeRuns extends ContainerExecutor {
-  running = 0;
-  maxRunning = 0;
-  started: number[] = [];
-  events: Array<['start' | 'end', number]> = [];
-  constructor(private readonly ms: (item: number) => number) {
-    super({ engine: 'podman', engineFlags: [], dataDir: '/tmp/unused' });
-  }
-  override async runContainer(r: RunRequest): Promise<RunOutput> {
-    this.started.push(r.item);
-    this.events.push(['start', r.item]);
-    this.running++;
-    this.maxRunning = Math.max(this.maxRunning, this.running);
-    await new Promise((resolve) => setTimeout(resolve, this.ms(r.item)));
-    this.running--;
-    this.events.push(['end', r.item]);
-    return { result: Buffer.from(JSON.stringify({ item: r.item })), log: Buffer.alloc(0) };
-  }
-}
-
-describe('run-ahead for run.parallelism', () => {
-  const spec = (parallelism: number | undefined, batch: number): Specification => ({ base: 'b', script: 's', batch_size: batch, ...(parallelism ? { run: { parallelism } } : {}) });
-
-  it('runs one container at a time by default', async () => {
-    const ex = new FakeRuns(() => 5);
-    for (let item = 0; item < 4; item++) {
-      const out = await ex.runItem(request(spec(undefined, 4), item));
-      expect(JSON.parse(out.result.toString())).toEqual({ item });
-    }
-    expect(ex.maxRunning).toBe(1);
-    expect(ex.started).toEqual([0, 1, 2, 3]);
-  });
-
-  it('keeps up to `parallelism` containers running while messages arrive one by one, each item once', async () => {
-    const ex = new FakeRuns((item) => (item % 2 === 0 ? 200 : 20));
-    for (let item = 0; item < 7; item++) {
-      const out = await ex.runItem(request(spec(3, 7), item));
-      expect(JSON.parse(out.result.toString())).toEqual({ item });
-    }
-    expect(ex.maxRunning).toBe(3);
-    expect([...ex.started].sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
-    expect(ex.started[0]).toBe(0);
-    // Order, not time: the first message starts three containers at once, and each container that
-    // ends while items are left is replaced by the next item before anything else happens, so three
-    // run at every moment until the last item has started.
-    expect(ex.events.slice(0, 3)).toEqual([['start', 0], ['start', 1], ['start', 2]]);
-    let running = 0;
-    let started = 0;
-    ex.events.forEach(([kind], i) => {
-      running += kind === 'start' ? 1 : -1;
-      if (kind === 'start') started++;
-      if (kind === 'end' && started < 7) expect({ after: ex.events[i], next: ex.events[i + 1]?.[0] }).toEqual({ after: ex.events[i], next: 'start' });
-      if (started < 7 && i >= 2 && kind === 'start') expect(running).toBe(3);
-    });
-    expect(started).toBe(7);
-    expect(running).toBe(0);
-  });
-
-  it('runs a redelivered item again rather than handing out an old output twice', async () => {
-    const ex = new FakeRuns(() => 1);
-    await ex.runItem(request(spec(2, 2), 0));
-    await ex.runItem(request(spec(2, 2), 1));
-    await ex.runItem(request(spec(2, 2), 1));
-    expect(ex.started).toEqual([0, 1, 1]);
-  });
-});
-
 describe('auto: an engine counts when it answers, not when its binary exists', () => {
   const dir = tempDir('amun-auto-');
   const saved = process.env.AMUN_CONTAINER_ENGINE;

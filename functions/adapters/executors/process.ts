@@ -23,10 +23,11 @@ import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promi
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DEFAULT_OUTPUT_LIMITS, type OutputLimits } from '../../config.js';
-import type { BuildOutcome, BuildRequest, ContextFile, Executor, LogSink, RunOutput, RunRequest } from '../../core/ports.js';
+import type { BuildOutcome, BuildRequest, Executor, LogSink, RunOutput, RunRequest } from '../../core/ports.js';
 import { syntheticResult } from '../../core/results.js';
 import { CONTEXT_PATHS } from '../../core/dockerfile.js';
 import { RUN_TOKEN_VARIABLE, RunRegistry, containmentPrefix } from './containment.js';
+import { writeContext } from './context-files.js';
 import { run } from './spawn.js';
 
 export interface ProcessExecutorOptions {
@@ -263,15 +264,6 @@ async function staleLock(lock: string): Promise<boolean> {
 
 function outcome(state: 'succeeded' | 'failed', startedAt: string, exitCode: number | null, reason: string | null, message: string | null, image: string | null, stackDigest: string, cached: boolean): BuildOutcome {
   return { state, started_at: startedAt, finished_at: new Date().toISOString(), exit_code: exitCode, reason, message, image, image_digest: null, stack_digest: stackDigest, cached };
-}
-
-async function writeContext(dir: string, context: ReadonlyArray<ContextFile>): Promise<void> {
-  for (const file of context) {
-    if (file.path.split('/').some((s) => s === '..' || s === '') || file.path.startsWith('/')) throw new Error(`unsafe context path ${file.path}`);
-    const path = join(dir, file.path);
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, file.content, { mode: file.mode ?? 0o644 });
-  }
 }
 
 async function missingNativePackages(packages: ReadonlyArray<string>, log: LogSink): Promise<string[]> {
