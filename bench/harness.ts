@@ -28,7 +28,6 @@ import { join } from 'node:path';
 process.env.AMUN_LOG_LEVEL ??= 'WARN';
 const { startLocalStack } = await import('../local/stack.js');
 const { ContainerExecutor } = await import('../functions/adapters/executors/container.js');
-const { run } = await import('../functions/adapters/executors/spawn.js');
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const BASE = process.env.AMUN_BASE_IMAGE ?? 'localhost/amun-test/debian:bookworm';
@@ -99,7 +98,7 @@ try {
   const bareRun = (args: string[], expect: string) => async (): Promise<number> => {
     await stack.idle(); // each timed run starts on a quiet stack: the previous result's index stage is done
     const t = performance.now();
-    const r = await executor.exec(args);
+    const r = await executor.engine.exec(args);
     const elapsed = performance.now() - t;
     if (r.code !== 0 || !`${r.stdout}${r.stderr}`.includes(expect)) throw new Error(`bare run failed: ${r.code} ${r.stderr}`);
     return elapsed;
@@ -164,7 +163,7 @@ try {
   // The bench's images go; their layers stay in the engine's build cache.
   for (const id of [runsId, coldId]) {
     const status = await json<{ image: string | null }>(layout.buildStatus(id));
-    if (status?.image) await run(executor.engine, ['rmi', status.image]).catch(() => undefined);
+    if (status?.image) await executor.engine.removeImage(status.image).catch(() => undefined);
   }
 } finally {
   await stack.stop();

@@ -300,7 +300,7 @@ async function renderManifests(spec: unknown, opts: ManifestOptions): Promise<st
       import('../functions/core/errors.js'),
       import('../functions/config.js'),
       import('../functions/adapters/kubernetes/cluster.js'),
-      import('../functions/core/kubernetes/preview.js'),
+      import('../functions/adapters/kubernetes/manifests/preview.js'),
       import('../functions/core/layout.js'),
       import('yaml'),
     ]);

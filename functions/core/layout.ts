@@ -12,6 +12,9 @@ export const LAYOUT_SUFFIXES = { buildStatus: '/build/status', result: '/result'
 /** An object of an inspection that a stage is triggered by. */
 export type TriggerObject = { kind: 'build-status'; id: string } | { kind: 'result'; id: string; item: number };
 
+/** A stack digest: the sha256 of a Dockerfile and its context (core/dockerfile.ts), in hex. */
+export const STACK_DIGEST_PATTERN = /^[0-9a-f]{64}$/;
+
 export const INSPECTION_ID_PATTERN = /^inspection-[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 /** Inspection ids name Kubernetes objects: a DNS-1123 label is at most 63 characters. */
 export const MAX_INSPECTION_ID_LENGTH = 63;
@@ -89,7 +92,7 @@ export class Layout {
    * inspections (no inspection id is `images`), outside every grant a pod gets.
    */
   imageRecord(stackDigest: string): string {
-    if (!/^[0-9a-f]{64}$/.test(stackDigest)) throw new Error(`stack digest must be 64 hex digits, got ${JSON.stringify(stackDigest)}`);
+    if (!STACK_DIGEST_PATTERN.test(stackDigest)) throw new Error(`stack digest must be 64 hex digits, got ${JSON.stringify(stackDigest)}`);
     return `${this.prefix}/images/${stackDigest}`;
   }
   idFromIndexEntry(key: string): string | undefined {

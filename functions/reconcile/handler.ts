@@ -1,10 +1,9 @@
 /** reconcile: a schedule tick → one reconciler pass over Amun's Jobs and pods in the namespace. */
 import type { ScheduledEvent } from 'aws-lambda';
+import { Reconciler, type ReconcilePolicy, type ReconcileReport } from '../adapters/kubernetes/reconciler.js';
 import type { App } from '../app.js';
 import { ConfigError } from '../config.js';
-import type { ReconcilePolicy } from '../core/kubernetes/reconcile.js';
 import { makeLogger } from '../logger.js';
-import { Reconciler, type ReconcileReport } from './reconciler.js';
 
 export type ReconcileHandler = (event?: ScheduledEvent) => Promise<ReconcileReport>;
 

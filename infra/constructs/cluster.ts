@@ -118,7 +118,7 @@ export class AmunCluster extends Construct {
 
   /**
    * What a build pod (kaniko) may do: read its context tarball, push the image; nothing else. The
-   * build log and status go up with presigned URLs the build function makes (functions/core/kubernetes).
+   * build log and status go up with presigned URLs the build function makes (functions/adapters/kubernetes).
    */
   private makeBuilderRole(c: AmunContext['cluster'], store: Store): Role {
     const role = new Role(this, 'BuilderRole', {

@@ -20,10 +20,10 @@ import {
   pinnedImage,
   uploadSecret,
   UPLOADER_USER,
-} from '../../functions/core/kubernetes/manifests.js';
+} from '../../functions/adapters/kubernetes/manifests/index.js';
 import { RUN_USER } from '../../functions/core/dockerfile.js';
-import { karpenterGpuName, LABEL_PRESETS, PlacementError } from '../../functions/core/kubernetes/placement.js';
-import { previewManifests, RUN_IMAGE_PLACEHOLDER } from '../../functions/core/kubernetes/preview.js';
+import { karpenterGpuName, LABEL_PRESETS, PlacementError } from '../../functions/adapters/kubernetes/manifests/placement.js';
+import { previewManifests, RUN_IMAGE_PLACEHOLDER } from '../../functions/adapters/kubernetes/manifests/preview.js';
 import { cpuPinnedSpec, DIGEST, ECR, gpuSpec, settings, validateManifest } from './support/fixtures.js';
 
 const ID = 'inspection-cpu-pinned-0123abcd';

@@ -11,8 +11,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { curlPostConfig, curlPutConfig } from '../../functions/core/kubernetes/manifests.js';
-import { BUILD_SCRIPT, REPORT_SCRIPT, UPLOAD_SCRIPT } from '../../functions/core/kubernetes/scripts.js';
+import { curlPostConfig, curlPutConfig } from '../../functions/adapters/kubernetes/manifests/index.js';
+import { BUILD_SCRIPT, REPORT_SCRIPT, UPLOAD_SCRIPT } from '../../functions/adapters/kubernetes/manifests/scripts.js';
 import { Layout } from '../../functions/core/layout.js';
 import { toProblems, validators } from '../../functions/core/validation.js';
 import { tempDir } from '../support/stack.js';

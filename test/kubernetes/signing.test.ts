@@ -5,28 +5,25 @@
  * kubeconfig built in code for EKS.
  */
 import { createHmac } from 'node:crypto';
-import {
-  eksToken,
-  encodeKeyPath,
-  postPolicy,
-  presignUrl,
-  signingKey,
-  signRequest,
-  UNSIGNED_PAYLOAD,
-} from '../../functions/adapters/kubernetes/aws-signing.js';
+import { Sha256 } from '@smithy/core/checksum';
+import { getSigningKey } from '@smithy/signature-v4';
+import { eksToken, encodeKeyPath, postPolicy, presignUrl, signRequest, UNSIGNED_PAYLOAD } from '../../functions/adapters/kubernetes/aws-signing.js';
 import { eksConfig } from '../../functions/adapters/kubernetes/kube-api.js';
 import { S3UploadSigner } from '../../functions/adapters/kubernetes/upload-signer.js';
 
 const EXAMPLE = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
 const clock = (iso: string) => ({ now: () => new Date(iso) });
+/** The SigV4 signing key, as the signer derives it (by secret, day, region and service). */
+const signingKey = async (secretAccessKey: string, shortDate: string, region: string, service: string): Promise<Buffer> =>
+  Buffer.from(await getSigningKey(Sha256, { accessKeyId: EXAMPLE.accessKeyId, secretAccessKey }, shortDate, region, service));
 
 describe('SigV4 against the AWS documentation examples', () => {
-  it('derives the signing key of the "deriving a signing key" example', () => {
-    expect(signingKey('wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', '20120215', 'us-east-1', 'iam').toString('hex')).toBe('f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d');
+  it('derives the signing key of the "deriving a signing key" example', async () => {
+    expect((await signingKey('wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', '20120215', 'us-east-1', 'iam')).toString('hex')).toBe('f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d');
   });
 
-  it('presigns the S3 "GET object with query parameters" example URL', () => {
-    const url = presignUrl({
+  it('presigns the S3 "GET object with query parameters" example URL', async () => {
+    const url = await presignUrl({
       method: 'GET',
       protocol: 'https',
       host: 'examplebucket.s3.amazonaws.com',
@@ -43,8 +40,8 @@ describe('SigV4 against the AWS documentation examples', () => {
     );
   });
 
-  it('signs the "get-vanilla" request of the SigV4 test suite', () => {
-    const headers = signRequest({ method: 'GET', host: 'example.amazonaws.com', path: '/', headers: {}, body: '', service: 'service', region: 'us-east-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' }, date: new Date('2015-08-30T12:36:00Z') });
+  it('signs the "get-vanilla" request of the SigV4 test suite', async () => {
+    const headers = await signRequest({ method: 'GET', host: 'example.amazonaws.com', path: '/', headers: {}, body: '', service: 'service', region: 'us-east-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' }, date: new Date('2015-08-30T12:36:00Z') });
     expect(headers.authorization).toBe('AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31');
   });
 
@@ -65,8 +62,8 @@ describe('the results POST policy', () => {
     maxBytes: 1024,
   };
 
-  it('allows only keys under the inspection’s results/ prefix, until the deadline, with bounded size', () => {
-    const { document, fields } = postPolicy(input);
+  it('allows only keys under the inspection’s results/ prefix, until the deadline, with bounded size', async () => {
+    const { document, fields } = await postPolicy(input);
     expect(document).toEqual({
       expiration: '2025-03-01T13:21:00.000Z',
       conditions: [
@@ -83,11 +80,11 @@ describe('the results POST policy', () => {
     expect(JSON.parse(Buffer.from(fields.policy!, 'base64').toString('utf8'))).toEqual(document);
     expect(Object.keys(fields)).toEqual(['x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-security-token', 'policy', 'x-amz-signature']);
     // The signature is HMAC-SHA256 of the base64 policy with the SigV4 signing key of that day.
-    expect(fields['x-amz-signature']).toBe(createHmac('sha256', signingKey(EXAMPLE.secretAccessKey, '20250301', 'eu-west-1', 's3')).update(fields.policy!).digest('hex'));
+    expect(fields['x-amz-signature']).toBe(createHmac('sha256', await signingKey(EXAMPLE.secretAccessKey, '20250301', 'eu-west-1', 's3')).update(fields.policy!).digest('hex'));
   });
 
-  it('without a session token has no token condition or field', () => {
-    const { document, fields } = postPolicy({ ...input, credentials: EXAMPLE });
+  it('without a session token has no token condition or field', async () => {
+    const { document, fields } = await postPolicy({ ...input, credentials: EXAMPLE });
     expect(JSON.stringify(document)).not.toContain('security-token');
     expect(fields).not.toHaveProperty(['x-amz-security-token']);
   });
@@ -112,8 +109,8 @@ describe('S3 upload signer', () => {
 });
 
 describe('EKS', () => {
-  it('the token is k8s-aws-v1. + base64url of a presigned GetCallerIdentity that signs x-k8s-aws-id, for 60 s', () => {
-    const token = eksToken('amun-cluster', 'eu-west-1', { ...EXAMPLE, sessionToken: 'tok' }, new Date('2025-03-01T10:00:00Z'));
+  it('the token is k8s-aws-v1. + base64url of a presigned GetCallerIdentity that signs x-k8s-aws-id, for 60 s', async () => {
+    const token = await eksToken('amun-cluster', 'eu-west-1', { ...EXAMPLE, sessionToken: 'tok' }, new Date('2025-03-01T10:00:00Z'));
     expect(token.startsWith('k8s-aws-v1.')).toBe(true);
     expect(token).not.toMatch(/[=+/]/);
     const url = new URL(Buffer.from(token.slice('k8s-aws-v1.'.length), 'base64url').toString('utf8'));

@@ -1,13 +1,19 @@
 /**
- * AWS Signature Version 4 with node:crypto, for the three things the Kubernetes executor signs:
+ * AWS Signature Version 4 for the four things the Kubernetes executor signs, all by the AWS SDK's
+ * own signer (@smithy/signature-v4 with the SDK's SHA-256):
  *   - presigned S3 PUT URLs (the build's report step uploads the build log and status),
- *   - presigned S3 POST policies (a run pod uploads under its inspection's results/ prefix only),
+ *   - presigned S3 POST policies (a run pod uploads under its inspection's results/ prefix only):
+ *     the policy document is ours, its signature the signer's string signature,
  *   - the EKS bearer token: `k8s-aws-v1.` + base64url of a presigned STS GetCallerIdentity URL
- *     that signs the `x-k8s-aws-id: <cluster>` header, valid 60 s (what `aws eks get-token` does).
- * Query presigning and POST signing follow the SigV4 documentation; the tests check them against
- * its published examples.
+ *     that signs the `x-k8s-aws-id: <cluster>` header, valid 60 s (what `aws eks get-token` does),
+ *   - header-signed AWS JSON API calls (ECR GetAuthorizationToken, registry.ts).
+ * The tests check them against the published SigV4 examples.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { Sha256 } from '@smithy/core/checksum';
+import { buildQueryString, escapeUriPath } from '@smithy/core/protocols';
+import { ALGORITHM_IDENTIFIER, createScope, MAX_PRESIGNED_TTL, SHA256_HEADER, SIGNATURE_QUERY_PARAM, SignatureV4, UNSIGNED_PAYLOAD } from '@smithy/signature-v4';
+
+export { UNSIGNED_PAYLOAD };
 
 export interface AwsCredentials {
   accessKeyId: string;
@@ -18,33 +24,20 @@ export interface AwsCredentials {
 /** The shape of the AWS SDK's credential providers (`s3Client.config.credentials`). */
 export type CredentialsProvider = () => Promise<AwsCredentials>;
 
-const ALGORITHM = 'AWS4-HMAC-SHA256';
-export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
-const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
 /** SigV4 presigned URLs live at most a week. */
-export const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
+export const MAX_PRESIGN_SECONDS = MAX_PRESIGNED_TTL;
 
-/** RFC 3986 percent-encoding, as SigV4 wants it (encodeURIComponent leaves !'()* alone). */
-export function rfc3986(text: string): string {
-  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-/** An S3 key as a URL path: each segment encoded, slashes kept. */
+/** An S3 key as a URL path: each segment RFC 3986-encoded, slashes kept. */
 export function encodeKeyPath(key: string): string {
-  return `/${key.split('/').map(rfc3986).join('/')}`;
+  return `/${escapeUriPath(key)}`;
 }
 
-export function amzDate(date: Date): { long: string; short: string } {
-  const long = date.toISOString().replace(/[-:]/g, '').replace(/\.[0-9]{3}/, '');
-  return { long, short: long.slice(0, 8) };
+/** Paths reach the signer encoded already (encodeKeyPath), as the S3 client's do: it must not encode them again. */
+function signer(service: string, region: string, credentials: AwsCredentials): SignatureV4 {
+  return new SignatureV4({ service, region, credentials, sha256: Sha256, uriEscapePath: false, applyChecksum: false });
 }
 
-export function signingKey(secretAccessKey: string, shortDate: string, region: string, service: string): Buffer {
-  const kDate = createHmac('sha256', `AWS4${secretAccessKey}`).update(shortDate).digest();
-  const kRegion = createHmac('sha256', kDate).update(region).digest();
-  const kService = createHmac('sha256', kRegion).update(service).digest();
-  return createHmac('sha256', kService).update('aws4_request').digest();
-}
+const ONLY_FOR_THE_PAYLOAD_HASH = new Set([SHA256_HEADER]);
 
 export interface PresignInput {
   method: 'GET' | 'PUT' | 'POST' | 'HEAD';
@@ -54,7 +47,7 @@ export interface PresignInput {
   /** Already encoded path (encodeKeyPath for S3 keys). */
   path: string;
   query?: Record<string, string>;
-  /** Extra headers to sign besides host (lower-case names). */
+  /** Extra headers to sign besides host. */
   headers?: Record<string, string>;
   service: string;
   region: string;
@@ -65,33 +58,23 @@ export interface PresignInput {
   payloadHash?: string;
 }
 
-/** A presigned URL (query-string authentication). */
-export function presignUrl(input: PresignInput): string {
-  const { long, short } = amzDate(input.date);
-  const scope = `${short}/${input.region}/${input.service}/aws4_request`;
-  const headers: Record<string, string> = { host: input.host, ...Object.fromEntries(Object.entries(input.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])) };
-  const names = Object.keys(headers).sort();
-  const signedHeaders = names.join(';');
-  const expires = Math.max(1, Math.min(MAX_PRESIGN_SECONDS, Math.floor(input.expiresSeconds)));
-  const query: Record<string, string> = {
-    ...(input.query ?? {}),
-    'X-Amz-Algorithm': ALGORITHM,
-    'X-Amz-Credential': `${input.credentials.accessKeyId}/${scope}`,
-    'X-Amz-Date': long,
-    'X-Amz-Expires': String(expires),
-    'X-Amz-SignedHeaders': signedHeaders,
-    ...(input.credentials.sessionToken ? { 'X-Amz-Security-Token': input.credentials.sessionToken } : {}),
-  };
-  const canonicalQuery = Object.entries(query)
-    .map(([k, v]) => [rfc3986(k), rfc3986(v)] as const)
-    .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0))
-    .map(([k, v]) => `${k}=${v}`)
-    .join('&');
-  const canonicalHeaders = names.map((n) => `${n}:${(headers[n] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
-  const canonicalRequest = [input.method, input.path, canonicalQuery, canonicalHeaders, signedHeaders, input.payloadHash ?? EMPTY_SHA256].join('\n');
-  const stringToSign = [ALGORITHM, long, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
-  const signature = createHmac('sha256', signingKey(input.credentials.secretAccessKey, short, input.region, input.service)).update(stringToSign).digest('hex');
-  return `${input.protocol}://${input.host}${input.path}?${canonicalQuery}&X-Amz-Signature=${signature}`;
+/** A presigned URL (query-string authentication), the signature last as in the SigV4 examples. */
+export async function presignUrl(input: PresignInput): Promise<string> {
+  const expiresIn = Math.max(1, Math.min(MAX_PRESIGN_SECONDS, Math.floor(input.expiresSeconds)));
+  const presigned = await signer(input.service, input.region, input.credentials).presign(
+    {
+      method: input.method,
+      protocol: `${input.protocol}:`,
+      hostname: input.host,
+      path: input.path,
+      query: { ...input.query },
+      // The payload hash travels as a header the signer reads but neither signs nor moves into the URL.
+      headers: { ...input.headers, host: input.host, ...(input.payloadHash ? { [SHA256_HEADER]: input.payloadHash } : {}) },
+    },
+    { signingDate: input.date, expiresIn, unsignableHeaders: ONLY_FOR_THE_PAYLOAD_HASH, unhoistableHeaders: ONLY_FOR_THE_PAYLOAD_HASH },
+  );
+  const { [SIGNATURE_QUERY_PARAM]: signature, ...query } = presigned.query ?? {};
+  return `${input.protocol}://${input.host}${input.path}?${buildQueryString(query)}&${SIGNATURE_QUERY_PARAM}=${String(signature)}`;
 }
 
 export type PostPolicyCondition = Record<string, string> | [string, string, string | number] | [string, number, number];
@@ -119,40 +102,30 @@ export interface PostPolicy {
  * `maxBytes` per object, until `expiresAt`. The form must carry exactly the fields returned, plus
  * `key`, `Content-Type` and the file.
  */
-export function postPolicy(input: PostPolicyInput): PostPolicy {
-  const { long, short } = amzDate(input.date);
-  const credential = `${input.credentials.accessKeyId}/${short}/${input.region}/s3/aws4_request`;
+export async function postPolicy(input: PostPolicyInput): Promise<PostPolicy> {
+  // The policy names the signing date and scope itself: 20250301T100000Z, 20250301/<region>/s3/aws4_request.
+  const longDate = input.date.toISOString().replace(/[-:]|\.[0-9]{3}/g, '');
+  const credential = `${input.credentials.accessKeyId}/${createScope(longDate.slice(0, 8), input.region, 's3')}`;
+  const token: Record<string, string> = input.credentials.sessionToken ? { 'x-amz-security-token': input.credentials.sessionToken } : {};
+  const signed = { 'x-amz-algorithm': ALGORITHM_IDENTIFIER, 'x-amz-credential': credential, 'x-amz-date': longDate, ...token };
   const conditions: PostPolicyCondition[] = [
     { bucket: input.bucket },
     ['starts-with', '$key', input.keyPrefix],
     ['starts-with', '$Content-Type', ''],
     ['content-length-range', 0, input.maxBytes],
-    { 'x-amz-algorithm': ALGORITHM },
-    { 'x-amz-credential': credential },
-    { 'x-amz-date': long },
-    ...(input.credentials.sessionToken ? [{ 'x-amz-security-token': input.credentials.sessionToken }] : []),
+    ...Object.entries(signed).map(([name, value]) => ({ [name]: value })),
   ];
   const document = { expiration: input.expiresAt.toISOString(), conditions };
   const policy = Buffer.from(JSON.stringify(document), 'utf8').toString('base64');
-  const signature = createHmac('sha256', signingKey(input.credentials.secretAccessKey, short, input.region, 's3')).update(policy).digest('hex');
-  return {
-    document,
-    fields: {
-      'x-amz-algorithm': ALGORITHM,
-      'x-amz-credential': credential,
-      'x-amz-date': long,
-      ...(input.credentials.sessionToken ? { 'x-amz-security-token': input.credentials.sessionToken } : {}),
-      policy,
-      'x-amz-signature': signature,
-    },
-  };
+  const signature = await signer('s3', input.region, input.credentials).sign(policy, { signingDate: input.date });
+  return { document, fields: { ...signed, policy, 'x-amz-signature': signature } };
 }
 
 export const EKS_TOKEN_PREFIX = 'k8s-aws-v1.';
 
 /** An EKS bearer token for `clusterName`, valid about 60 seconds after `date` for the API server to verify. */
-export function eksToken(clusterName: string, region: string, credentials: AwsCredentials, date: Date): string {
-  const url = presignUrl({
+export async function eksToken(clusterName: string, region: string, credentials: AwsCredentials, date: Date): Promise<string> {
+  const url = await presignUrl({
     method: 'GET',
     protocol: 'https',
     host: `sts.${region}.amazonaws.com`,
@@ -181,21 +154,10 @@ export interface SignRequestInput {
 }
 
 /** Header authentication for an AWS JSON API call: the headers to send, Authorization included. */
-export function signRequest(input: SignRequestInput): Record<string, string> {
-  const { long, short } = amzDate(input.date);
-  const scope = `${short}/${input.region}/${input.service}/aws4_request`;
-  const headers: Record<string, string> = {
-    ...Object.fromEntries(Object.entries(input.headers).map(([k, v]) => [k.toLowerCase(), v])),
-    host: input.host,
-    'x-amz-date': long,
-    ...(input.credentials.sessionToken ? { 'x-amz-security-token': input.credentials.sessionToken } : {}),
-  };
-  const names = Object.keys(headers).sort();
-  const signedHeaders = names.join(';');
-  const canonicalHeaders = names.map((n) => `${n}:${(headers[n] ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
-  const payloadHash = createHash('sha256').update(input.body).digest('hex');
-  const canonicalRequest = [input.method, input.path, '', canonicalHeaders, signedHeaders, payloadHash].join('\n');
-  const stringToSign = [ALGORITHM, long, scope, createHash('sha256').update(canonicalRequest).digest('hex')].join('\n');
-  const signature = createHmac('sha256', signingKey(input.credentials.secretAccessKey, short, input.region, input.service)).update(stringToSign).digest('hex');
-  return { ...headers, authorization: `${ALGORITHM} Credential=${input.credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}` };
+export async function signRequest(input: SignRequestInput): Promise<Record<string, string>> {
+  const signed = await signer(input.service, input.region, input.credentials).sign(
+    { method: input.method, protocol: 'https:', hostname: input.host, path: input.path, query: {}, headers: { ...input.headers, host: input.host }, body: input.body },
+    { signingDate: input.date },
+  );
+  return signed.headers;
 }

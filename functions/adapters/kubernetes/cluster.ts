@@ -5,14 +5,6 @@
  * executor itself and the live status source.
  */
 import { ConfigError, type Config } from '../../config.js';
-import {
-  checkRegistry,
-  DEFAULT_BUILD_DEADLINE_SECONDS,
-  DEFAULT_UPLOADER_IMAGE,
-  registryAuthFor,
-  type ClusterSettings,
-} from '../../core/kubernetes/manifests.js';
-import { labelPreset, type LabelMap } from '../../core/kubernetes/placement.js';
 import type { InspectionRecords } from '../../core/records.js';
 import type { Clock, LiveStatusSource, ObjectStore } from '../../core/ports.js';
 import type { CredentialsProvider } from './aws-signing.js';
@@ -20,6 +12,7 @@ import { KubernetesExecutor } from './executor.js';
 import { ImageRecords } from './images.js';
 import { ClientNodeKubeApi, eksConfig, kubeconfigFile, type KubeApi } from './kube-api.js';
 import { KubernetesLiveStatus } from './live-status.js';
+import { checkRegistry, DEFAULT_BUILD_DEADLINE_SECONDS, DEFAULT_UPLOADER_IMAGE, labelPreset, registryAuthFor, type ClusterSettings, type LabelMap } from './manifests/index.js';
 import { ecrCredentials, OciRegistry, type ImageRegistry } from './registry.js';
 import { S3UploadSigner, type UploadSigner } from './upload-signer.js';
 

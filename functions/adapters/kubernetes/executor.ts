@@ -18,6 +18,10 @@
  * Every name is deterministic: a redelivered message meets 409 AlreadyExists and goes on.
  */
 import type { V1Job } from '@kubernetes/client-node';
+import type { BuildOutcome, BuildRequest, Clock, Executor, StartedRuns, StartRunsRequest } from '../../core/ports.js';
+import type { InspectionRecords } from '../../core/records.js';
+import type { KubeApi } from './kube-api.js';
+import type { ImageRecords } from './images.js';
 import {
   buildImageTag,
   buildJob,
@@ -26,16 +30,13 @@ import {
   dockerConfigMap,
   LABELS,
   pinnedImage,
+  placement,
+  PlacementError,
   runJob,
   selector,
   uploadSecret,
   type ClusterSettings,
-} from '../../core/kubernetes/manifests.js';
-import { placement, PlacementError } from '../../core/kubernetes/placement.js';
-import type { BuildOutcome, BuildRequest, Clock, Executor, StartedRuns, StartRunsRequest } from '../../core/ports.js';
-import type { InspectionRecords } from '../../core/records.js';
-import type { KubeApi } from './kube-api.js';
-import type { ImageRecords } from './images.js';
+} from './manifests/index.js';
 import { tarGz } from './tar.js';
 import type { UploadSigner } from './upload-signer.js';
 

@@ -1,5 +1,5 @@
 /**
- * The functions' image records (core/kubernetes/images.ts) over the store and the registry:
+ * The functions' image records (model/image-record.ts) over the store and the registry:
  *
  * - `cached`: the build stage's cache check. A record whose image the registry still serves is a
  *   cached build; a tag in the registry never is.
@@ -14,11 +14,11 @@
  * a verified image.
  */
 import { ExecutorError } from '../../core/errors.js';
-import { newImageRecord, parseImageRecord, type ImageRecord } from '../../core/kubernetes/images.js';
 import type { Layout } from '../../core/layout.js';
-import { buildImageTag, MANIFEST_DIGEST } from '../../core/kubernetes/manifests.js';
 import { stableJson } from '../../core/json.js';
 import type { Clock, ObjectStore } from '../../core/ports.js';
+import { buildImageTag, MANIFEST_DIGEST } from './manifests/index.js';
+import { newImageRecord, parseImageRecord, type ImageRecord } from './model/image-record.js';
 import type { ImageRegistry } from './registry.js';
 
 export interface ImageRecordsDeps {

@@ -74,7 +74,7 @@ export function eksConfig(options: EksOptions): KubeConfigSource {
     get: async () => {
       const now = options.clock.now();
       if (current && now.getTime() - current.at < (options.renewAfterMs ?? 5 * 60_000)) return current.config;
-      const token = eksToken(options.clusterName, options.region, await options.credentials(), now);
+      const token = await eksToken(options.clusterName, options.region, await options.credentials(), now);
       const kc = new (await k8s()).KubeConfig();
       kc.loadFromOptions({
         clusters: [{ name: options.clusterName, server: options.endpoint, caData: options.caData, skipTLSVerify: false }],

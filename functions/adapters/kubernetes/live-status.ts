@@ -1,8 +1,8 @@
 /** The status endpoint's live view of an inspection: its Jobs and their pods, listed by label. */
-import { selector } from '../../core/kubernetes/manifests.js';
-import { clusterView, observeJob, type JobObservation } from '../../core/kubernetes/observe.js';
 import type { Clock, ClusterView, LiveStatusSource } from '../../core/ports.js';
 import type { KubeApi } from './kube-api.js';
+import { selector } from './manifests/index.js';
+import { clusterView, observeJob, type JobObservation } from './model/observe.js';
 
 export class KubernetesLiveStatus implements LiveStatusSource {
   constructor(

@@ -6,11 +6,12 @@
  * The digest is computed here, as sha256 of the manifest bytes the registry serves (a header is not
  * taken on trust), and a by-digest reference whose bytes do not hash to it counts as "cannot tell".
  * The functions use it to record the image a build pushed and to check that a recorded image is
- * still there (functions/adapters/kubernetes/images.ts); `undefined` (unreachable, refused, odd
+ * still there (images.ts); `undefined` (unreachable, refused, odd
  * answer) never counts as an image that exists.
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../../core/ports.js';
+import { MANIFEST_DIGEST } from './manifests/index.js';
 import { signRequest, type CredentialsProvider } from './aws-signing.js';
 
 export interface ImageRegistry {
@@ -78,7 +79,7 @@ export class OciRegistry implements ImageRegistry {
   async manifestDigest(image: string): Promise<string | null | undefined> {
     try {
       const { host, repository, reference } = parseImage(image);
-      const byDigest = /^sha256:[0-9a-f]{64}$/.test(reference) ? reference : undefined;
+      const byDigest = MANIFEST_DIGEST.test(reference) ? reference : undefined;
       if (reference.startsWith('sha256:') && !byDigest) return undefined;
       const plain = this.options.plainHttp ?? ((h: string) => /^(localhost|127\.0\.0\.1)(:[0-9]+)?$/.test(h));
       const url = `${plain(host) ? 'http' : 'https'}://${host}/v2/${repository}/manifests/${reference}`;
@@ -146,7 +147,7 @@ export function ecrCredentials(options: EcrCredentialsOptions): RegistryCredenti
     if (cached && cached.until > now) return cached.creds;
     const endpoint = new URL(options.endpoint ?? `https://api.ecr.${region}.amazonaws.com/`);
     const body = '{}';
-    const headers = signRequest({
+    const headers = await signRequest({
       method: 'POST',
       host: endpoint.host,
       path: endpoint.pathname || '/',

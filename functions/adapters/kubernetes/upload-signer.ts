@@ -59,7 +59,7 @@ export class S3UploadSigner implements UploadSigner {
   }
 
   async presignPost(keyPrefix: string, expiresAt: Date): Promise<{ url: string } & PostPolicy> {
-    const policy = postPolicy({
+    const policy = await postPolicy({
       bucket: this.options.bucket,
       keyPrefix,
       region: this.options.region,

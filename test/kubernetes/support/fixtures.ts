@@ -2,8 +2,8 @@
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Secret } from 'kubernetes-models/v1/Secret';
-import { DEFAULT_UPLOADER_IMAGE, registryAuthFor, type ClusterSettings } from '../../../functions/core/kubernetes/manifests.js';
-import { LABEL_PRESETS } from '../../../functions/core/kubernetes/placement.js';
+import { DEFAULT_UPLOADER_IMAGE, registryAuthFor, type ClusterSettings } from '../../../functions/adapters/kubernetes/manifests/index.js';
+import { LABEL_PRESETS } from '../../../functions/adapters/kubernetes/manifests/placement.js';
 import { normalizeSpecification } from '../../../functions/core/specification.js';
 import type { Specification } from '../../../functions/core/specification.js';
 

@@ -7,9 +7,10 @@
  * once all it produces is stored, and delete a Job whose pods cannot start. Idempotent: a second pass over the
  * same state finds the objects written and does nothing more than the TTL it has not set yet.
  */
-import type { BuildStatus, RunReport } from '../generated/types.js';
-import { syntheticResult } from '../results.js';
-import { ANNOTATIONS, CONTAINERS } from './manifests.js';
+import type { BuildStatus, RunReport } from '../../../core/generated/types.js';
+import { syntheticResult } from '../../../core/results.js';
+import { STACK_DIGEST } from '../manifests/image-refs.js';
+import { ANNOTATIONS, CONTAINERS } from '../manifests/names.js';
 import { condition, finishedAt, isFinished, type JobObservation, type PodObservation } from './observe.js';
 
 export interface ReconcilePolicy {
@@ -134,8 +135,6 @@ export interface BuildContext {
   now: Date;
   policy: ReconcilePolicy;
 }
-
-const STACK_DIGEST = /^[0-9a-f]{64}$/;
 
 /** A Job that completed and a status that says it built (not cached): its image is worth recording. */
 function recordIfDue(job: JobObservation, stored: BuildStatus | undefined): ReconcileAction[] {

@@ -1,21 +1,23 @@
 /**
- * The reconciler's I/O around the pure decisions of core/kubernetes/reconcile.ts: list Amun's Jobs
+ * The reconciler's I/O around the pure decisions of model/reconcile.ts: list Amun's Jobs
  * and pods by label, read what the store holds, write the missing build status or results (log
  * first, the triggering object last; through InspectionRecords, which creates each once), record
  * the images of builds that succeeded (with the image records, when given), then set TTLs and
  * delete Jobs that cannot start. One Job's failure does not stop the others; every write is
  * skipped when its object exists, so a second run over the same state writes nothing.
  */
-import type { ImageRecords } from '../adapters/kubernetes/images.js';
-import type { KubeApi } from '../adapters/kubernetes/kube-api.js';
-import type { BuildStatus } from '../core/generated/types.js';
-import { NotFoundError } from '../core/errors.js';
-import { selector } from '../core/kubernetes/manifests.js';
-import { observeJob, type JobObservation } from '../core/kubernetes/observe.js';
-import { DEFAULT_RECONCILE_POLICY, reconcileBuild, reconcileRun, type LogRef, type ReconcileAction, type ReconcilePolicy } from '../core/kubernetes/reconcile.js';
-import type { Clock } from '../core/ports.js';
-import type { InspectionRecords } from '../core/records.js';
-import { validators } from '../core/validation.js';
+import { NotFoundError } from '../../core/errors.js';
+import type { BuildStatus } from '../../core/generated/types.js';
+import type { Clock } from '../../core/ports.js';
+import type { InspectionRecords } from '../../core/records.js';
+import { validators } from '../../core/validation.js';
+import type { ImageRecords } from './images.js';
+import type { KubeApi } from './kube-api.js';
+import { selector } from './manifests/index.js';
+import { observeJob, type JobObservation } from './model/observe.js';
+import { DEFAULT_RECONCILE_POLICY, reconcileBuild, reconcileRun, type LogRef, type ReconcileAction, type ReconcilePolicy } from './model/reconcile.js';
+
+export type { ReconcilePolicy };
 
 export interface ReconcilerDeps {
   api: KubeApi;

@@ -5,13 +5,17 @@
  * to the manifest digest the functions record when the build has ended (RUN_IMAGE_PLACEHOLDER).
  */
 import type { V1ConfigMap, V1Job, V1Secret } from '@kubernetes/client-node';
-import type { InspectionSpecification } from '../generated/types.js';
-import { Layout } from '../layout.js';
-import { buildJob, checkRegistry, dockerConfigMap, runJob, uploadSecret, type ClusterSettings } from './manifests.js';
+import { Layout } from '../../../core/layout.js';
+import type { Specification } from '../../../core/specification.js';
+import { buildJob } from './build-job.js';
+import { checkRegistry } from './image-refs.js';
+import { runJob } from './run-job.js';
+import type { ClusterSettings } from './settings.js';
+import { dockerConfigMap, uploadSecret } from './upload-objects.js';
 
 export interface PreviewInput {
   inspectionId: string;
-  spec: InspectionSpecification;
+  spec: Specification;
   stackDigest: string;
   settings: ClusterSettings;
   storePrefix: string;
@@ -26,17 +30,17 @@ export const RUN_IMAGE_PLACEHOLDER = '@sha256:<manifest digest the functions rec
 
 export function previewManifests({ inspectionId, spec, stackDigest, settings, storePrefix, deadlineSeconds, kind }: PreviewInput): Manifest[] {
   const out: Manifest[] = [];
-  const root = `${storePrefix}/${inspectionId}`;
+  const layout = new Layout(storePrefix);
   if (kind !== 'run') {
-    out.push(buildJob({ inspectionId, spec, stackDigest, contextKey: new Layout(storePrefix).contextTarball(inspectionId), settings }));
+    out.push(buildJob({ inspectionId, spec, stackDigest, contextKey: layout.contextTarball(inspectionId), settings }));
     out.push(
       uploadSecret({
         inspectionId,
         component: 'build',
         namespace: settings.namespace,
         files: {
-          'log.curlrc': `# url = "<presigned PUT of ${root}/build/log, signed when the build starts>"\n`,
-          'status.curlrc': `# url = "<presigned PUT of ${root}/build/status, signed when the build starts>"\n`,
+          'log.curlrc': `# url = "<presigned PUT of ${layout.buildLog(inspectionId)}, signed when the build starts>"\n`,
+          'status.curlrc': `# url = "<presigned PUT of ${layout.buildStatus(inspectionId)}, signed when the build starts>"\n`,
         },
       }),
     );
@@ -44,13 +48,13 @@ export function previewManifests({ inspectionId, spec, stackDigest, settings, st
   }
   if (kind !== 'build' && spec.script !== undefined) {
     const image = `${checkRegistry(settings.registry)}${RUN_IMAGE_PLACEHOLDER}`;
-    out.push(runJob({ inspectionId, spec, image, deadlineSeconds, resultsPrefix: `${root}/results/`, settings }));
+    out.push(runJob({ inspectionId, spec, image, deadlineSeconds, resultsPrefix: layout.resultsPrefix(inspectionId), settings }));
     out.push(
       uploadSecret({
         inspectionId,
         component: 'run',
         namespace: settings.namespace,
-        files: { 'post.curlrc': `# url and form-string fields of a presigned POST policy for keys under ${root}/results/, signed when the runs start\n` },
+        files: { 'post.curlrc': `# url and form-string fields of a presigned POST policy for keys under ${layout.resultsPrefix(inspectionId)}, signed when the runs start\n` },
       }),
     );
   }

@@ -16,8 +16,8 @@
  * a run placed on whatever node happens to be free is the original's bug this replaces.
  */
 import type { V1NodeSelectorRequirement, V1Toleration } from '@kubernetes/client-node';
-import { SpecificationError, type Problem } from '../errors.js';
-import type { Hardware, RunRequests } from '../generated/types.js';
+import { SpecificationError, type Problem } from '../../../core/errors.js';
+import type { Hardware, RunRequests } from '../../../core/generated/types.js';
 
 export type HardwareField = keyof Hardware;
 export const HARDWARE_FIELDS: ReadonlyArray<HardwareField> = ['cpu_family', 'cpu_model', 'physical_cpus', 'processor'];

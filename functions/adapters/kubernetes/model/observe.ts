@@ -4,8 +4,8 @@
  * numbers. The conversion is pure; the adapter lists the objects.
  */
 import type { V1Job, V1Pod } from '@kubernetes/client-node';
-import type { ClusterView } from '../ports.js';
-import { ANNOTATIONS, LABELS, type Component } from './manifests.js';
+import type { ClusterView } from '../../../core/ports.js';
+import { ANNOTATIONS, LABELS, type Component } from '../manifests/names.js';
 
 export interface ContainerObservation {
   name: string;

@@ -1,6 +1,6 @@
 /**
  * Image records: which manifest digest the runs of a stack use on a cluster. Pure parts (the key,
- * the record's shape and its checks); functions/adapters/kubernetes/images.ts reads and writes them.
+ * the record's shape and its checks); ../images.ts reads and writes them.
  *
  * A build Job runs the user's code (RUN lines, sdists, Pipfile sources) with push access to the
  * repository, so nothing a build pod says or pushes is trusted on its own: a tag that exists in the
@@ -10,7 +10,7 @@
  * in the registry themselves and found the digest the build reported. Runs pin `<registry>@<digest>`
  * from it, and a later inspection of the same stack is a cache hit only through it.
  */
-import { buildImageTag, checkRegistry, MANIFEST_DIGEST, pinnedImage } from './manifests.js';
+import { buildImageTag, checkRegistry, MANIFEST_DIGEST, pinnedImage } from '../manifests/image-refs.js';
 
 export interface ImageRecord {
   stack_digest: string;
