@@ -7,44 +7,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { amun, childEnv, repo, tsx, type Outcome } from '../support/cli.js';
 import { tempDir } from '../support/stack.js';
 
-const repo = process.cwd();
-const tsx = join(repo, 'node_modules', '.bin', 'tsx');
 const ANSI = /\x1b\[/;
-
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, AMUN_EXECUTOR: 'process', PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, ...extra };
-  for (const name of ['AMUN_URL', 'AMUN_DATA_DIR', 'AMUN_API_TOKEN', 'FORCE_COLOR', 'CI']) if (!(name in extra)) delete env[name];
-  return env;
-}
-
-function amun(args: string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tsx, ['cli/amun.ts', ...args], { cwd: repo, env: childEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`amun ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, options.timeoutMs ?? 50_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(options.input ?? '');
-  });
-}
 
 function expectPlain(outcome: Outcome): void {
   expect(outcome.stdout).not.toMatch(ANSI);

@@ -9,13 +9,21 @@
  *
  * The generator is also held to that on its own: specs the schema refuses are given to it too,
  * and it must still either refuse them or produce a Dockerfile of the expected shape.
+ *
+ * The fields the original service accepted are generated too: '@' annotations, relative file
+ * paths, PEP 508 requirements with markers and URLs, pip constraints, runtime_environment, the
+ * empty Python stack, lock entries without hashes or from git/URLs/paths, CPU model names, and a
+ * fetched script's text given beside a script URL. Every requirement-like file (python_packages,
+ * constraints, the lock's and the Pipfile's requirement files) is checked line by line: pip must
+ * read nothing in it as an option, a continuation, a variable or a line of its own.
  */
 import { DockerfileParser, type Instruction } from 'dockerfile-ast';
 import fc from 'fast-check';
 import { parse as parseToml } from 'smol-toml';
-import { generateBuild, type GeneratedBuild } from '../../functions/core/dockerfile.js';
+import { generateBuild, imagePath, type GeneratedBuild } from '../../functions/core/dockerfile.js';
 import { SpecificationError } from '../../functions/core/errors.js';
 import type { InspectionSpecification } from '../../functions/core/generated/types.js';
+import { lockOf, pythonStack } from '../../functions/core/specification.js';
 import { validators } from '../../functions/core/validation.js';
 
 const HARNESS = [
@@ -63,10 +71,27 @@ function specArbitrary(w: number): fc.Arbitrary<InspectionSpecification> {
     hostile,
   );
   const packageArb = maybe(fc.constantFrom('gcc', 'python3-devel', 'libopenblas-dev=0.3.21+ds-4', 'g++', 'perl:any', 'foo~1'), hostile);
-  const pyReqArb = maybe(fc.constantFrom('numpy', 'requests[security,socks]>=2.31,<3', 'a.b-c==1.0', 'x~=1.0'), hostile);
+  const pyReqArb = maybe(
+    fc.constantFrom(
+      'numpy',
+      'requests[security,socks]>=2.31,<3',
+      'a.b-c==1.0',
+      'x~=1.0',
+      "micropipenv[toml] >= 1.0 ; python_version >= '3.6'",
+      'numpy (>=1.19, <2)',
+      'amun-hello @ https://example.org/files/amun_hello-1.0.0-py3-none-any.whl',
+      'lib[extra] @ git+https://github.com/x/lib.git@v1.0#subdirectory=py ; sys_platform == "linux" and python_version > "3"',
+      'tensorflow==2.2.0; platform_machine == "x86_64"',
+    ),
+    fc.oneof(hostile, hostile.map((h) => `numpy ; ${h}`), hostile.map((h) => `x @ https://example.org/${h}`), hostile.map((h) => `x>=1 ${h}`)),
+  );
+  const constraintArb = maybe(fc.constantFrom('numpy<2', "six>=1.15 ; python_version >= '3'", 'setuptools (<70)', 'idna'), fc.oneof(hostile, hostile.map((h) => `numpy<2 ; ${h}`)));
   const envArb = fc.record({ name: maybe(fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,15}$/), hostile), value: maybe(printableHostile, hostile) });
   const segmentArb = fc.stringMatching(/^[A-Za-z0-9._@+=,-]{1,12}$/).filter((s) => s !== '.' && s !== '..');
-  const pathArb = maybe(fc.array(segmentArb, { minLength: 1, maxLength: 4 }).map((s) => `/${s.join('/')}`), fc.oneof(hostile, hostile.map((s) => `/etc/${s}`)));
+  const pathArb = maybe(
+    fc.tuple(fc.boolean(), fc.array(segmentArb, { minLength: 1, maxLength: 4 })).map(([absolute, s]) => `${absolute ? '/' : ''}${s.join('/')}`),
+    fc.oneof(hostile, hostile.map((s) => `/etc/${s}`), hostile.map((s) => `data/${s}`)),
+  );
   const fileArb = fc.record({ path: pathArb, content: fc.oneof(hostile, fc.string({ unit: 'binary', minLength: 1, maxLength: 64 })) });
 
   const SOURCES = [
@@ -82,7 +107,7 @@ function specArbitrary(w: number): fc.Arbitrary<InspectionSpecification> {
   const markersArb = maybe(fc.constantFrom("python_version < '3.8'", 'sys_platform == "linux" and python_version >= "3"', "extra == 'socks'"), hostile);
   const extrasArb = maybe(fc.array(fc.constantFrom('socks', 'security'), { maxLength: 2 }), fc.array(hostile, { minLength: 1, maxLength: 2 }));
   const hashArb = fc.stringMatching(/^[a-f0-9]{64}$/).map((s) => `sha256:${s}`);
-  const lockEntryArb = fc.record(
+  const indexEntryArb = fc.record(
     {
       version: maybe(fc.constantFrom('==1.0', '==2.32.3', '==1.0.post1'), hostile),
       hashes: maybe(fc.array(hashArb, { minLength: 1, maxLength: 3 }), fc.array(hostile, { maxLength: 2 })),
@@ -90,8 +115,24 @@ function specArbitrary(w: number): fc.Arbitrary<InspectionSpecification> {
       index: maybe(fc.constantFrom('pypi', 'internal'), hostile),
       extras: extrasArb,
     },
-    { requiredKeys: ['version', 'hashes'] },
+    { requiredKeys: ['version'] },
   );
+  // Entries micropipenv installs without hash checking: git, archive URLs, local paths.
+  const directEntryArb = fc.oneof(
+    fc.record(
+      {
+        git: maybe(fc.constantFrom('https://github.com/x/y.git', 'ssh://git@github.com/x/y.git'), fc.oneof(hostile, hostile.map((h) => `https://github.com/${h}`))),
+        ref: maybe(fc.constantFrom('v1.0', 'main', '0123abcd'), hostile),
+        subdirectory: maybe(fc.constantFrom('py', 'src/pkg'), hostile),
+        editable: fc.boolean(),
+        markers: markersArb,
+      },
+      { requiredKeys: ['git'] },
+    ),
+    fc.record({ file: maybe(fc.constantFrom('https://example.org/a-1.0.tar.gz'), hostile.map((h) => `https://example.org/${h}`)), hashes: fc.array(hashArb, { maxLength: 2 }) }, { requiredKeys: ['file'] }),
+    fc.record({ path: maybe(fc.constantFrom('.', './pkg', 'pkg', '/opt/src/pkg'), hostile), editable: fc.boolean() }, { requiredKeys: ['path'] }),
+  );
+  const lockEntryArb = fc.oneof({ weight: 4, arbitrary: indexEntryArb }, { weight: 1, arbitrary: directEntryArb });
   const pipfilePackageArb = fc.oneof(
     maybe(fc.constantFrom('*', '==1.0', '>=1.0, <2', '~=1.4'), hostile),
     fc.record({ version: maybe(fc.constantFrom('*', '==1.0'), hostile), index: maybe(fc.constantFrom('pypi', 'internal'), hostile), extras: extrasArb, markers: markersArb }, { requiredKeys: [] }),
@@ -116,7 +157,19 @@ function specArbitrary(w: number): fc.Arbitrary<InspectionSpecification> {
     { requiredKeys: ['default'] },
   );
 
-  return fc.record(
+  const processorArb = maybe(fc.constantFrom('Intel Xeon Processor (Skylake, IBRS)', 'Intel-Xeon-Processor-Skylake-IBRS', 'AMD EPYC 7R13 Processor', 'Intel(R) Xeon(R) CPU E5-2690 v4 @ 2.60GHz', 'Intel'), hostile);
+  // The original's annotations ('@created' and the other fields this service fills are dropped by
+  // normalizeSpecification before the schema sees them: specification.test.ts).
+  const annotationsArb = fc.dictionary(maybe(fc.constantFrom('@amun_service_version', '@note', '@thoth.origin'), hostile.map((h) => `@${h}`)), fc.oneof(hostile, fc.jsonValue({ maxDepth: 2 })), { maxKeys: 3 });
+  const pythonArb = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ requirements: pipfileArb, requirements_locked: lockArb, constraints: fc.array(constraintArb, { maxLength: 3 }), runtime_environment: fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }) }, { requiredKeys: ['requirements'] }) },
+    // The original's "no Python stack".
+    { weight: 1, arbitrary: fc.record({ requirements: fc.constant({}), requirements_locked: fc.constant({}), constraints: fc.array(constraintArb, { maxLength: 2 }) }, { requiredKeys: ['requirements', 'requirements_locked'] }) },
+  );
+
+  return fc
+    .tuple(
+      fc.record(
     {
       base: baseArb,
       identifier: maybe(pieces(PRINTABLE_PIECES), hostile),
@@ -124,17 +177,29 @@ function specArbitrary(w: number): fc.Arbitrary<InspectionSpecification> {
       batch_size: fc.integer({ min: 1, max: 3 }),
       packages: fc.array(packageArb, { maxLength: 4 }),
       python_packages: fc.array(pyReqArb, { maxLength: 4 }),
-      python: fc.record({ requirements: pipfileArb, requirements_locked: lockArb }, { requiredKeys: ['requirements'] }),
+      python: pythonArb,
       files: fc.array(fileArb, { maxLength: 4 }),
       environment: fc.array(envArb, { maxLength: 5 }),
       script: fc.oneof(hostile, fc.string({ unit: 'grapheme', minLength: 1, maxLength: 200 })),
       update: fc.boolean(),
       upgrade_pip: fc.boolean(),
-      run: fc.record({ requests: fc.record({ gpu: fc.record({ count: fc.integer({ min: 1, max: 4 }), product: maybe(fc.constantFrom('NVIDIA-H100-80GB-HBM3'), hostile) }) }) }),
+      run: fc.record({
+        requests: fc.record(
+          { gpu: fc.record({ count: fc.integer({ min: 1, max: 4 }), product: maybe(fc.constantFrom('NVIDIA-H100-80GB-HBM3'), hostile) }), hardware: fc.record({ processor: processorArb }) },
+          { requiredKeys: [] },
+        ),
+      }),
+      build: fc.record({ requests: fc.record({ hardware: fc.record({ processor: processorArb, cpu_family: fc.constant(6) }) }) }),
     },
     { requiredKeys: ['base', 'package_manager', 'batch_size'] },
-  ) as fc.Arbitrary<InspectionSpecification>;
+      ),
+      annotationsArb,
+    )
+    .map(([spec, annotations]) => ({ ...annotations, ...spec })) as fc.Arbitrary<InspectionSpecification>;
 }
+
+/** A fetched script's text, given to the generator beside a script URL (what prepare() does). */
+const scriptTextArb = fc.option(fc.oneof(hostile, fc.string({ unit: 'grapheme', minLength: 1, maxLength: 200 })), { nil: undefined });
 
 /** Most runs mostly valid (hostile text where the schema allows any), the others hostile throughout. */
 const specArb = fc.oneof({ weight: 3, arbitrary: specArbitrary(60) }, { weight: 2, arbitrary: specArbitrary(2) });
@@ -157,19 +222,24 @@ function expectedSteps(spec: InspectionSpecification): Step[] {
     copy('amun/build/native/', '/opt/amun/build/native/');
     run(`sh /opt/amun/build/native/install-packages.sh${spec.update === true ? ' --update' : ''} /opt/amun/build/native/packages.txt`);
   }
+  // Files before the Python stack (the original's order); relative paths under /home/amun.
+  (spec.files ?? []).forEach((file, i) => copy(`amun/files/${i}`, file.path.startsWith('/') ? file.path : `/home/amun/${file.path}`));
   const pythonPackages = spec.python_packages ?? [];
-  if (spec.upgrade_pip === true && (spec.python === undefined || pythonPackages.length > 0)) run('PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --upgrade pip');
+  const stack = pythonStack(spec);
+  const constraints = spec.python?.constraints ?? [];
+  const pip = constraints.length > 0 ? 'PIP_CONSTRAINT=/opt/amun/build/constraints.txt ' : '';
+  if (constraints.length > 0 && (spec.upgrade_pip === true || pythonPackages.length > 0 || stack !== undefined)) copy('amun/build/constraints.txt', '/opt/amun/build/constraints.txt');
+  if (spec.upgrade_pip === true && (stack === undefined || pythonPackages.length > 0)) run(`${pip}PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --upgrade pip`);
   if (pythonPackages.length > 0) {
     copy('amun/python-packages.txt', '/opt/amun/build/python-packages.txt');
-    run('PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -r /opt/amun/build/python-packages.txt');
+    run(`${pip}PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -r /opt/amun/build/python-packages.txt`);
   }
-  if (spec.python !== undefined) {
-    const locked = spec.python.requirements_locked !== undefined;
+  if (stack !== undefined) {
+    const locked = lockOf(stack) !== undefined;
     copy(...(locked ? ['amun/Pipfile', 'amun/Pipfile.lock'] : ['amun/Pipfile']), '/home/amun/');
     copy('amun/build/python/', '/opt/amun/build/python/');
-    run(`sh /opt/amun/build/python/install-python.sh ${spec.package_manager} ${locked ? 'lock' : 'pipfile'} ${spec.upgrade_pip === true ? 'upgrade-pip' : 'keep-pip'}`);
+    run(`${pip}sh /opt/amun/build/python/install-python.sh ${spec.package_manager} ${locked ? 'lock' : 'pipfile'} ${spec.upgrade_pip === true ? 'upgrade-pip' : 'keep-pip'}`);
   }
-  (spec.files ?? []).forEach((file, i) => copy(`amun/files/${i}`, file.path));
   copy('amun/harness/', '/opt/amun/harness/');
   run('python3 -m compileall -q /opt/amun/harness >/dev/null 2>&1 || true');
   if (spec.script !== undefined) {
@@ -219,10 +289,28 @@ const canonical = (value: unknown): unknown => {
 const bytes = (content: string | Buffer | undefined): Buffer => (typeof content === 'string' ? Buffer.from(content, 'utf8') : (content ?? Buffer.alloc(0)));
 /** Characters Python's str.splitlines() breaks at, besides \n. */
 const PYTHON_LINE_BREAKS = /[\r\u000b\u000c\u001c-\u001e\u0085\u2028\u2029]/;
-const REQUIREMENT_LINE = /^(?:#.*|--(?:index-url|extra-index-url|trusted-host) [!-~]+|[A-Za-z0-9][^\s;]*(?:; [^\n]*?)?(?: \\)?| {4}--hash=sha256:[a-f0-9]{64}(?: \\)?)$/;
+const REQUIREMENT_LINE =
+  /^(?:#.*|--(?:index-url|extra-index-url|trusted-host) [!-~]+|-e (?:git\+[!-~]+|\.[!-~]*|\/[!-~]+)|(?:\.\/|\/|\.)?[A-Za-z0-9][^\s;]*(?: @ [!-~]+)?(?: ?; [^\n]*?)?(?: \\)?|\.(?: \\)?| {4}--hash=sha256:[a-f0-9]{64}(?: \\)?)$/;
+
+/**
+ * A line pip reads from a requirements file: nothing in it may start an option (a token starting
+ * with '-', but for the option lines Amun writes itself), continue onto the next line (a trailing
+ * '\\' but before Amun's --hash lines), expand a variable (`${`), or break a line for Python.
+ */
+function checkRequirementLines(text: string, amunOptions: boolean): void {
+  expect(text).not.toMatch(PYTHON_LINE_BREAKS);
+  expect(text).not.toContain('${');
+  for (const line of text.split('\n').filter((l) => l !== '')) {
+    if (amunOptions && (/^--(?:index-url|extra-index-url|trusted-host) [!-~]+$/.test(line) || /^ {4}--hash=sha256:[a-f0-9]{64}(?: \\)?$/.test(line) || line.startsWith('#'))) continue;
+    const body = amunOptions ? line.replace(/^-e (?=(?:git\+|\.|\/))/, '').replace(/ \\$/, '') : line;
+    expect(body).not.toMatch(/\\/);
+    for (const token of body.split(' ')) expect(token.startsWith('-')).toBe(false);
+    expect(body.trimStart().startsWith('#')).toBe(false);
+  }
+}
 
 /** Everything that must hold for a spec the generator accepted. */
-function checkBuild(spec: InspectionSpecification, build: GeneratedBuild): void {
+function checkBuild(spec: InspectionSpecification, build: GeneratedBuild, scriptText?: string): void {
   expect(build.dockerfile).not.toMatch(/\r/);
   expect(parsedSteps(build.dockerfile)).toEqual(expectedSteps(spec));
   expect(build.dockerfile.split('\n')).toHaveLength(expectedSteps(spec).length + 4); // 2 comments, a blank line, the final newline
@@ -237,25 +325,36 @@ function checkBuild(spec: InspectionSpecification, build: GeneratedBuild): void 
   }
   (spec.files ?? []).forEach((file, i) => expect(bytes(byPath.get(`amun/files/${i}`)?.content)).toEqual(Buffer.from(file.content, 'utf8')));
   if (spec.script !== undefined) {
-    expect(bytes(byPath.get('amun/script')?.content)).toEqual(Buffer.from(spec.script, 'utf8'));
+    expect(bytes(byPath.get('amun/script')?.content)).toEqual(Buffer.from(scriptText ?? spec.script, 'utf8'));
     expect(byPath.get('amun/script')?.mode).toBe(0o755);
   }
   for (const file of HARNESS) expect(byPath.get(`amun/harness/${file.path}`)?.content).toBe(file.content);
   const lines = (path: string): string[] => String(byPath.get(path)?.content ?? '').split('\n').filter((l) => l !== '');
   if (spec.update === true || (spec.packages ?? []).length > 0) expect(lines('amun/build/native/packages.txt')).toEqual(spec.packages ?? []);
-  if ((spec.python_packages ?? []).length > 0) expect(lines('amun/python-packages.txt')).toEqual(spec.python_packages);
-  if (spec.python !== undefined) {
-    expect(canonical(parseToml(String(byPath.get('amun/Pipfile')?.content)))).toEqual(canonical(spec.python.requirements));
-    if (spec.python.requirements_locked !== undefined) {
-      expect(JSON.parse(String(byPath.get('amun/Pipfile.lock')?.content))).toEqual(spec.python.requirements_locked);
-    }
+  if ((spec.python_packages ?? []).length > 0) {
+    expect(lines('amun/python-packages.txt')).toEqual(spec.python_packages);
+    checkRequirementLines(String(byPath.get('amun/python-packages.txt')?.content), false);
+  }
+  if (byPath.has('amun/build/constraints.txt')) {
+    expect(lines('amun/build/constraints.txt')).toEqual(spec.python?.constraints);
+    checkRequirementLines(String(byPath.get('amun/build/constraints.txt')?.content), false);
+  }
+  const stack = pythonStack(spec);
+  if (stack === undefined) expect(byPath.has('amun/Pipfile')).toBe(false);
+  else {
+    expect(canonical(parseToml(String(byPath.get('amun/Pipfile')?.content)))).toEqual(canonical(stack.requirements));
+    const lock = lockOf(stack);
+    if (lock !== undefined) expect(JSON.parse(String(byPath.get('amun/Pipfile.lock')?.content))).toEqual(lock);
+    else expect(byPath.has('amun/Pipfile.lock')).toBe(false);
   }
   // Requirement files are line-based for pip: no value may start a line of its own.
-  for (const file of build.context.filter((f) => /requirements-(lock|pipfile)-\d+\.txt$/.test(f.path))) {
+  for (const file of build.context.filter((f) => /requirements-(lock|nohash|pipfile)-\d+\.txt$/.test(f.path))) {
     const text = String(file.content);
-    expect(text).not.toMatch(PYTHON_LINE_BREAKS);
+    checkRequirementLines(text, true);
     for (const line of text.split('\n').filter((l) => l !== '')) expect(line).toMatch(REQUIREMENT_LINE);
   }
+  // COPY destinations: each file where its path says, relative ones under /home/amun.
+  (spec.files ?? []).forEach((file) => expect(imagePath(file.path)).toMatch(/^\/(?:[A-Za-z0-9._@+=,-]+\/)*[A-Za-z0-9._@+=,-]+$/));
 }
 
 describe('generateBuild with hostile specifications', () => {
@@ -265,7 +364,7 @@ describe('generateBuild with hostile specifications', () => {
     const refusals = new Map<string, number>();
     const counts = { accepted: 0, refusedBySchema: 0, refusedByGenerator: 0, generatorAloneAccepted: 0, generatorAloneRefused: 0 };
     fc.assert(
-      fc.property(specArb, (spec) => {
+      fc.property(specArb, scriptTextArb, (spec, scriptText) => {
         const schemaValid = validators.specification(spec);
         if (!schemaValid && stats) {
           for (const e of validators.specification.errors ?? []) {
@@ -274,8 +373,9 @@ describe('generateBuild with hostile specifications', () => {
           }
         }
         let build: GeneratedBuild | undefined;
+        const options = scriptText === undefined ? {} : { scriptText };
         try {
-          build = generateBuild(spec, HARNESS);
+          build = generateBuild(spec, HARNESS, options);
         } catch (error) {
           if (!(error instanceof SpecificationError)) throw error;
           expect(error.problems.length).toBeGreaterThan(0);
@@ -291,8 +391,8 @@ describe('generateBuild with hostile specifications', () => {
         }
         // Whatever the schema said, what the generator accepts must be safe.
         if (build !== undefined) {
-          checkBuild(spec, build);
-          expect(generateBuild(structuredClone(spec), HARNESS).stackDigest).toBe(build.stackDigest);
+          checkBuild(spec, build, scriptText);
+          expect(generateBuild(structuredClone(spec), HARNESS, options).stackDigest).toBe(build.stackDigest);
         }
       }),
       { numRuns: 1000 },
