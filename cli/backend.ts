@@ -76,6 +76,7 @@ export interface EmbeddedOptions {
   port: number;
   host?: string | undefined;
   waitTimeSeconds?: number;
+  reindexAtStart?: boolean;
 }
 
 /**
@@ -90,6 +91,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<LocalStac
       port: options.port,
       ...(options.host ? { host: options.host } : {}),
       ...(options.waitTimeSeconds !== undefined ? { waitTimeSeconds: options.waitTimeSeconds } : {}),
+      ...(options.reindexAtStart !== undefined ? { reindexAtStart: options.reindexAtStart } : {}),
     });
   } catch (error) {
     if (error instanceof ConfigError) throw new CliError(error.message, EXIT_BAD_INPUT);

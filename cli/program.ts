@@ -1,7 +1,8 @@
 /** The commands of `amun` (commander); cli/amun.ts runs them. */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isIP } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import type { ContextFile } from '../functions/core/ports.js';
 import { connect, redirectLogs, startEmbedded, type Backend } from './backend.js';
 import type { ApiClient, InspectionStatus } from './client.js';
 import { CliError, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, formatError } from './errors.js';
@@ -184,17 +185,51 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('reindex')
+    .description("list and summarize every inspection the store holds that the listing misses (a store the original service wrote, or a listing lost); idempotent")
+    .action(async () => {
+      const { url, dataDir, verbose } = globals();
+      if (url) throw new CliError('reindex reads the store itself: run it on the embedded data directory, or with the deployment\'s configuration (AMUN_BUCKET and its queues)', EXIT_BAD_INPUT);
+      let result: { inspections: number; added: number; summaries: number };
+      if (process.env.AMUN_BUCKET) {
+        const [{ makeApp }, { configFromEnv }] = [await import('../functions/app.js'), await import('../functions/config.js')];
+        result = await makeApp(configFromEnv()).records.reindex();
+      } else {
+        const dir = resolve(dataDir);
+        redirectLogs(dir, verbose === true);
+        const stack = await startEmbedded({ dataDir: dir, port: 0, waitTimeSeconds: 1, reindexAtStart: false });
+        try {
+          result = await stack.app.records.reindex();
+        } finally {
+          await stack.stop();
+        }
+      }
+      out(`${result.inspections} inspection${result.inspections === 1 ? '' : 's'} in the store; ${result.added} added to the listing, ${result.summaries} summarized`);
+    });
+
+  program
     .command('dockerfile')
     .description('print the Dockerfile generated for a specification (rendered locally without --url)')
     .argument('<spec>', 'specification file (JSON or YAML), or - for stdin')
-    .action(async (specPath: string) => {
+    .option('--context <dir>', 'also write the build context there, with the Dockerfile: `podman build <dir>` builds the image as Amun would')
+    .action(async (specPath: string, opts: { context?: string }) => {
       const { spec } = await loadSpec(specPath);
       const { url } = globals();
-      if (url) {
-        await withBackend(globals(), async (backend) => out((await backend.client.dockerfile(spec)).dockerfile));
-      } else {
-        out(await renderDockerfile(spec));
+      const { decodeContext } = await import('../functions/core/context.js');
+      const rendered = url
+        ? await withBackend(globals(), async (backend) => {
+            const answer = await backend.client.dockerfile(spec);
+            return { dockerfile: answer.dockerfile, context: decodeContext(Buffer.from(JSON.stringify(answer.context)), 'the build context the API answered') };
+          })
+        : await renderDockerfile(spec);
+      if (opts.context) {
+        const dir = resolve(opts.context);
+        const [{ writeContext }, { writeFile }] = [await import('../functions/adapters/executors/context-files.js'), await import('node:fs/promises')];
+        await writeContext(dir, rendered.context);
+        await writeFile(join(dir, 'Dockerfile'), rendered.dockerfile);
+        err(`wrote the Dockerfile and ${rendered.context.length} context files to ${dir}: podman build ${opts.context}`);
       }
+      out(rendered.dockerfile);
     });
 
   program
@@ -262,8 +297,8 @@ function isLoopbackAddress(host: string): boolean {
   return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'));
 }
 
-/** The Dockerfile of a specification, rendered by the same code the service runs, without a stack. */
-async function renderDockerfile(spec: unknown): Promise<string> {
+/** The Dockerfile and build context of a specification, rendered by the same code the service runs, without a stack. */
+async function renderDockerfile(spec: unknown): Promise<{ dockerfile: string; context: ContextFile[] }> {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
   const [{ normalizeSpecification }, { generateBuild }, { harnessFiles }, { SpecificationError }, { SERVICE_VERSION }] = await Promise.all([
     import('../functions/core/specification.js'),
@@ -273,7 +308,8 @@ async function renderDockerfile(spec: unknown): Promise<string> {
     import('../functions/config.js'),
   ]);
   try {
-    return generateBuild(normalizeSpecification(spec, { now: new Date(), version: SERVICE_VERSION }), harnessFiles).dockerfile;
+    const { dockerfile, context } = generateBuild(normalizeSpecification(spec, { now: new Date(), version: SERVICE_VERSION }), harnessFiles);
+    return { dockerfile, context };
   } catch (error) {
     if (error instanceof SpecificationError) throw new CliError(error.message, EXIT_BAD_INPUT, error.problems);
     throw error;

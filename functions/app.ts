@@ -11,11 +11,13 @@ import { StoreLogSink } from './adapters/store-log-sink.js';
 import { fetchScript, isScriptUrl } from './adapters/script-fetcher.js';
 import { selectExecutor } from './adapters/executors/select.js';
 import { makeKubernetesCluster, type KubernetesCluster } from './adapters/kubernetes/cluster.js';
+import { checkPlacement } from './adapters/kubernetes/manifests/placement.js';
 import { InspectionService } from './core/inspections.js';
 import { Layout } from './core/layout.js';
 import { Pipeline } from './core/pipeline.js';
 import { InspectionRecords } from './core/records.js';
 import { systemClock, type Clock, type Executor } from './core/ports.js';
+import type { Specification } from './core/specification.js';
 
 export interface App {
   config: Config;
@@ -37,6 +39,8 @@ export interface AppOverrides {
   logIntervalMs?: number;
   /** A Kubernetes cluster built by the caller (tests point one at a fake API server). */
   cluster?: KubernetesCluster;
+  /** Fetches script URLs instead of the configured fetcher (tests answer URLs without a network). */
+  fetchScript?: (url: string) => Promise<string>;
 }
 
 export function makeApp(config: Config, overrides: AppOverrides = {}): App {
@@ -60,8 +64,10 @@ export function makeApp(config: Config, overrides: AppOverrides = {}): App {
     workQueue: queues.work,
     clock,
     version: config.serviceVersion,
-    fetchScript: (url) => fetchScript(url, config.scriptFetch),
+    fetchScript: overrides.fetchScript ?? ((url) => fetchScript(url, config.scriptFetch)),
     isScriptUrl,
+    // A cluster refuses at submit what its node labels cannot place (400), not in a failed build.
+    ...(cluster ? { admit: (spec: Specification) => checkPlacement(spec, cluster.settings.labels) } : {}),
     liveStatus: cluster?.liveStatus,
   });
   const pipeline = new Pipeline({

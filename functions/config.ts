@@ -54,8 +54,16 @@ export interface OutputLimits {
 export interface HttpPolicy {
   /** Host names the embedded server answers to besides the loopback names (AMUN_ALLOWED_HOSTS); `*` allows any. */
   allowedHosts: string[];
-  /** Origins (scheme://host[:port]) allowed besides the API's own (AMUN_ALLOWED_ORIGINS). */
+  /** Origins (scheme://host[:port]) allowed besides the API's own (AMUN_ALLOWED_ORIGINS); also the origins CORS answers to. */
   allowedOrigins: string[];
+}
+
+/** How GET /metrics reads the store (functions/api/metrics.ts). */
+export interface MetricsSettings {
+  /** A scrape re-reads the store at most this often; in between it answers from what it read (AMUN_METRICS_REFRESH_SECONDS). */
+  refreshSeconds: number;
+  /** Inspections read per refresh at most, unfinished ones first; the rest wait for the next refresh (AMUN_METRICS_MAX_READS). */
+  maxReads: number;
 }
 
 /** What every entry point reads from the environment (the Lambda functions, `amun serve`, the CLI's embedded stack). */
@@ -72,6 +80,7 @@ export interface Settings {
   kubernetes: KubernetesConfig;
   output: OutputLimits;
   http: HttpPolicy;
+  metrics: MetricsSettings;
 }
 
 export interface Config extends Settings {
@@ -79,7 +88,18 @@ export interface Config extends Settings {
   /** S3-compatible endpoint; unset on AWS. */
   endpoint: string | undefined;
   bucket: string;
-  queueUrls: { work: string; run: string | undefined; completions: string };
+  /**
+   * The pipeline's queues. The API sends to `work`; the event queues are only read for their
+   * depths (GET /metrics, readiness), and each queue's dead-letter queue is found from its RedrivePolicy.
+   */
+  queueUrls: {
+    work: string;
+    run: string | undefined;
+    completions: string;
+    ingestEvents?: string | undefined;
+    scheduleEvents?: string | undefined;
+    indexEvents?: string | undefined;
+  };
   serviceVersion: string;
 }
 
@@ -108,11 +128,16 @@ export const ENV = {
   k8sPodStorageEndpoint: 'AMUN_K8S_POD_STORAGE_ENDPOINT',
   k8sRegistrySecret: 'AMUN_K8S_REGISTRY_SECRET',
   k8sUploaderImage: 'AMUN_K8S_UPLOADER_IMAGE',
+  ingestEventsQueueUrl: 'AMUN_INGEST_EVENTS_QUEUE_URL',
+  indexEventsQueueUrl: 'AMUN_INDEX_EVENTS_QUEUE_URL',
   logLevel: 'AMUN_LOG_LEVEL',
+  metricsMaxReads: 'AMUN_METRICS_MAX_READS',
+  metricsRefreshSeconds: 'AMUN_METRICS_REFRESH_SECONDS',
   outputLimitBytes: 'AMUN_OUTPUT_LIMIT_BYTES',
   registry: 'AMUN_REGISTRY',
   resultOutputLimitBytes: 'AMUN_RESULT_OUTPUT_LIMIT_BYTES',
   runQueueUrl: 'AMUN_RUN_QUEUE_URL',
+  scheduleEventsQueueUrl: 'AMUN_SCHEDULE_EVENTS_QUEUE_URL',
   scriptAllowHttp: 'AMUN_SCRIPT_ALLOW_HTTP',
   scriptAllowPrivate: 'AMUN_SCRIPT_ALLOW_PRIVATE',
   scriptMaxBytes: 'AMUN_SCRIPT_MAX_BYTES',
@@ -221,6 +246,10 @@ export function settingsFromEnv(env: Env = process.env): Settings {
       resultBytes: atLeast(env, ENV.resultOutputLimitBytes, 1024, DEFAULT_OUTPUT_LIMITS.resultBytes),
     },
     http: { allowedHosts: list(env, ENV.allowedHosts).map((h) => h.toLowerCase()), allowedOrigins: origins(env, ENV.allowedOrigins) },
+    metrics: {
+      refreshSeconds: int(env, ENV.metricsRefreshSeconds, 60),
+      maxReads: atLeast(env, ENV.metricsMaxReads, 1, 2000),
+    },
   };
 }
 
@@ -239,6 +268,9 @@ export function configFromEnv(env: Env = process.env): Config {
       work: required(env, ENV.workQueueUrl),
       run: env[ENV.runQueueUrl] || undefined,
       completions: required(env, ENV.completionQueueUrl),
+      ingestEvents: env[ENV.ingestEventsQueueUrl] || undefined,
+      scheduleEvents: env[ENV.scheduleEventsQueueUrl] || undefined,
+      indexEvents: env[ENV.indexEventsQueueUrl] || undefined,
     },
     serviceVersion: SERVICE_VERSION,
   };

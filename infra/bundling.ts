@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OutputFormat, SourceMapMode, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Route } from '../functions/routes.js';
+import { SWAGGER_UI_BUNDLE_DIR, SWAGGER_UI_FILES } from '../functions/api/paths.js';
 
 /** The repository root: infra/ sits directly below it. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -120,8 +121,22 @@ export function kubernetesClientCommands(inputDir: string, outputDir: string): s
   ];
 }
 
+/**
+ * Shell commands that copy the Swagger UI files the API serves (functions/api/ui.ts) from the
+ * installed swagger-ui-dist into `outputDir/swagger-ui/`, with the package's licence and notice.
+ */
+export function swaggerUiCommands(inputDir: string, outputDir: string): string[] {
+  const from = join(inputDir, 'node_modules', 'swagger-ui-dist');
+  const to = join(outputDir, SWAGGER_UI_BUNDLE_DIR);
+  return [`mkdir -p ${sh(to)}`, ...[...Object.keys(SWAGGER_UI_FILES), 'LICENSE', 'NOTICE'].map((file) => `cp ${sh(join(from, file))} ${sh(join(to, file))}`)];
+}
+
 /** The same options for NodejsFunction, which runs the project's esbuild locally. */
-export function lambdaBundling(options: { kubernetesClient: boolean }): BundlingOptions {
+export function lambdaBundling(options: { kubernetesClient: boolean; swaggerUi?: boolean }): BundlingOptions {
+  const after = (inputDir: string, outputDir: string): string[] => [
+    ...(options.kubernetesClient ? kubernetesClientCommands(inputDir, outputDir) : []),
+    ...(options.swaggerUi ? swaggerUiCommands(inputDir, outputDir) : []),
+  ];
   return {
     forceDockerBundling: false,
     format: OutputFormat.ESM,
@@ -135,12 +150,12 @@ export function lambdaBundling(options: { kubernetesClient: boolean }): Bundling
     externalModules: [...esbuildOptions.external],
     bundleAwsSDK: true,
     esbuildArgs: { '--alias': Object.entries(builtinAliases()).map(([from, to]) => `${from}=${to}`) },
-    ...(options.kubernetesClient
+    ...(options.kubernetesClient || options.swaggerUi
       ? {
           commandHooks: {
             beforeBundling: () => [],
             beforeInstall: () => [],
-            afterBundling: (inputDir: string, outputDir: string) => kubernetesClientCommands(inputDir, outputDir),
+            afterBundling: after,
           },
         }
       : {}),

@@ -16,6 +16,8 @@ export interface AmunContext {
   /** Spec-drop prefix with trailing slash (AMUN_SPECS_PREFIX). */
   specsPrefix: string;
   apiAuth: ApiAuth;
+  /** Web origins whose pages may call the API (CORS at the gateway, AMUN_ALLOWED_ORIGINS in the function); empty: CORS off. */
+  allowedOrigins: string[];
   throttle: { rateLimit: number; burstLimit: number };
   logRetention: RetentionDays;
   /** Keep the bucket and the image repository when the stack is deleted. */
@@ -52,6 +54,7 @@ export const contextDefaults = {
   apiAuth: 'iam',
   jwtIssuer: '',
   jwtAudience: '',
+  allowedOrigins: '',
   throttleRateLimit: 20,
   throttleBurstLimit: 40,
   logRetentionDays: 30,
@@ -138,6 +141,22 @@ export function readContext(node: Pick<Node, 'tryGetContext'>): AmunContext {
     apiAuth = { kind: 'jwt', issuer, audience };
   }
 
+  const originsRaw = raw('allowedOrigins');
+  const allowedOrigins = (Array.isArray(originsRaw) ? originsRaw.map(String) : str(raw, 'allowedOrigins').split(','))
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+  for (const origin of allowedOrigins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || parsed.origin === 'null' || parsed.origin !== origin.replace(/\/$/, '')) {
+      throw new ContextError('allowedOrigins', `must be comma-separated origins such as https://app.example.com (scheme://host[:port], no path), got ${JSON.stringify(origin)}`);
+    }
+  }
+
   const rateLimit = int(raw, 'throttleRateLimit', 1, 10_000);
   const burstLimit = int(raw, 'throttleBurstLimit', 1, 5_000);
 
@@ -156,6 +175,7 @@ export function readContext(node: Pick<Node, 'tryGetContext'>): AmunContext {
     storePrefix,
     specsPrefix,
     apiAuth,
+    allowedOrigins: allowedOrigins.map((o) => o.replace(/\/$/, '')),
     throttle: { rateLimit, burstLimit },
     logRetention: retentionDays as RetentionDays,
     retainData: bool(raw, 'retainData'),

@@ -26,6 +26,9 @@ export const QUEUE_URL_VARIABLES: Partial<Record<QueueName, string>> = {
   work: ENV.workQueueUrl,
   run: ENV.runQueueUrl,
   completions: ENV.completionQueueUrl,
+  ingestEvents: ENV.ingestEventsQueueUrl,
+  scheduleEvents: ENV.scheduleEventsQueueUrl,
+  indexEvents: ENV.indexEventsQueueUrl,
 };
 
 /** Queue URLs functions/config.ts requires at start-up in every function, sender or not. */
@@ -167,11 +170,15 @@ export class AmunStack extends Stack {
             basePath: trigger.basePath,
             handler: fn.fn,
             auth: ctx.apiAuth,
+            allowedOrigins: ctx.allowedOrigins,
             throttle: ctx.throttle,
             logRetention: ctx.logRetention,
             logRemovalPolicy: logRemoval,
           });
           acknowledge(fn, [acks.noAsyncInvocation('synchronously by API Gateway')]);
+          // GET /metrics and /readiness read every deployed queue's depth and its dead-letter queue's.
+          fn.readsQueueDepths([...this.queues.values()].map((queue) => ({ variable: QUEUE_URL_VARIABLES[queue.name], queue })));
+          if (ctx.allowedOrigins.length > 0) fn.setEnv(ENV.allowedOrigins, ctx.allowedOrigins.join(','));
           break;
         }
         case 'queue':

@@ -102,9 +102,14 @@ export function hostAllowed(header: string | undefined, listening: string, allow
   return allowed.includes(name);
 }
 
-export function startHttpServer(handler: ApiHandler, options: { port: number; host?: string; allowedHosts?: ReadonlyArray<string> }): Promise<HttpServer> {
+export function startHttpServer(
+  handler: ApiHandler,
+  options: { port: number; host?: string; allowedHosts?: ReadonlyArray<string>; serviceVersion?: string },
+): Promise<HttpServer> {
   const listening = options.host ?? '127.0.0.1';
   const allowedHosts = options.allowedHosts ?? [];
+  // The answers this server gives itself (unknown host, body too large) carry the handler's version header too.
+  const ownHeaders: Record<string, string> = options.serviceVersion ? { 'x-amun-version': options.serviceVersion, 'x-content-type-options': 'nosniff' } : {};
   const server = createServer((req, res) => {
     if (!hostAllowed(req.headers.host, listening, allowedHosts)) {
       const host = req.headers.host ?? '';
@@ -113,7 +118,7 @@ export function startHttpServer(handler: ApiHandler, options: { port: number; ho
         parameters: {},
         problems: [{ path: '/headers/host', message: `${JSON.stringify(host)} is not a name this server answers to; add it to AMUN_ALLOWED_HOSTS to serve it` }],
       });
-      res.writeHead(403, { 'content-type': 'application/json', connection: 'close' }).end(body);
+      res.writeHead(403, { 'content-type': 'application/json', connection: 'close', ...ownHeaders }).end(body);
       req.resume();
       return;
     }
@@ -124,7 +129,7 @@ export function startHttpServer(handler: ApiHandler, options: { port: number; ho
     const refuse = (): void => {
       refused = true;
       const body = JSON.stringify({ error: `request body is larger than ${MAX_BODY_BYTES} bytes`, parameters: {}, problems: [{ path: '', message: 'body too large' }] });
-      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end(body);
+      res.writeHead(413, { 'content-type': 'application/json', connection: 'close', ...ownHeaders }).end(body);
       req.resume();
     };
     if (declared > MAX_BODY_BYTES) return refuse();
@@ -138,10 +143,12 @@ export function startHttpServer(handler: ApiHandler, options: { port: number; ho
       if (refused) return;
       handler(toEvent(req, Buffer.concat(chunks)), lambdaContext())
         .then((result) => {
-          res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>).end(result.body ?? '');
+          // As API Gateway does: a base64 body (binary or compressed) goes out as its bytes.
+          const out = result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? '');
+          res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>).end(out);
         })
         .catch(() => {
-          res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'internal error', parameters: {} }));
+          res.writeHead(500, { 'content-type': 'application/json', ...ownHeaders }).end(JSON.stringify({ error: 'internal error', parameters: {} }));
         });
     });
   });

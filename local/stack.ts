@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { SERVICE_VERSION, serveSettingsFromEnv, settingsFromEnv, type Config, type Settings } from '../functions/config.js';
 import { makeApp, type App, type AppOverrides } from '../functions/app.js';
 import type { ApiHandler } from '../functions/api/handler.js';
+import { serviceVersionOf } from '../functions/api/version.js';
 import { makeLogger } from '../functions/logger.js';
 import type { ExecutorKind } from '../functions/core/ports.js';
 import { isHttpRoute, isSqsRoute, routes, type FunctionName } from '../functions/routes.js';
@@ -45,6 +46,8 @@ export interface LocalStackOptions {
   queueAttributes?: Parameters<typeof startEmulator>[0]['queueAttributes'];
   /** Run the S3/SQS server on its own thread (default true: it then uses the second core). */
   emulatorThread?: boolean;
+  /** Build a missing listing from the store in the background at start (default true; `amun reindex` does it itself). */
+  reindexAtStart?: boolean;
   /** Wraps each queue-triggered handler (tests record and replay deliveries with it). */
   wrapHandler?: (name: FunctionName, handler: SqsHandler) => SqsHandler;
 }
@@ -99,10 +102,27 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     region,
     endpoint: emulator.endpoint,
     bucket,
-    queueUrls: { work: emulator.queueUrls.work, run: emulator.queueUrls.run, completions: emulator.queueUrls.completions },
+    queueUrls: {
+      work: emulator.queueUrls.work,
+      run: emulator.queueUrls.run,
+      completions: emulator.queueUrls.completions,
+      ingestEvents: emulator.queueUrls.ingestEvents,
+      scheduleEvents: emulator.queueUrls.scheduleEvents,
+      indexEvents: emulator.queueUrls.indexEvents,
+    },
     serviceVersion: SERVICE_VERSION,
   };
   const app = makeApp(config, options.overrides);
+  // A store the original service (or an older Amun) wrote has inspections but no listing: build
+  // it in the background, so that they are listed (`amun reindex` does the same on demand).
+  const log = makeLogger('local');
+  const reindexed = (options.reindexAtStart === false ? Promise.resolve(false) : app.records.indexMissing())
+    .then(async (missing) => {
+      if (!missing) return;
+      const { inspections, added, summaries } = await app.records.reindex();
+      log.info('listing built from the store', { inspections, added, summaries });
+    })
+    .catch((error: unknown) => log.warn('could not build the listing from the store', { error: error as Error }));
   const wrap = (name: FunctionName, handler: SqsHandler): SqsHandler => options.wrapHandler?.(name, handler) ?? handler;
   // Every local route of the table, made from its own factory (loaded one at a time: jest's ESM
   // runtime fails concurrent dynamic imports that share a module).
@@ -122,9 +142,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The run route takes AMUN_RUN_SLOTS messages at once; the pipeline keeps each inspection to its parallelism.
     routes: routes.map((route) => (route.name === 'run' ? { ...route, localConcurrency: options.runSlots ?? serve.runSlots } : route)),
     waitTimeSeconds: options.waitTimeSeconds ?? serve.waitTimeSeconds,
-    logger: makeLogger('local'),
+    logger: log,
   });
-  const http = await startHttpServer(apiHandler, { port: options.port, host: options.host ?? '127.0.0.1', allowedHosts: settings.http.allowedHosts });
+  const http = await startHttpServer(apiHandler, { port: options.port, host: options.host ?? '127.0.0.1', allowedHosts: settings.http.allowedHosts, serviceVersion: serviceVersionOf(config.serviceVersion) });
   let stopped: Promise<void> | undefined;
   return {
     apiUrl: http.url,
@@ -138,6 +158,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       stopped ??= (async () => {
         await http.close();
         await dispatcher.stop();
+        await reindexed;
         await emulator.stop();
       })();
       return stopped;

@@ -3,16 +3,22 @@ import middy from '@middy/core';
 import httpRouter from '@middy/http-router';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { App } from '../app.js';
+import { encodeContext } from '../core/context.js';
 import { SpecificationError } from '../core/errors.js';
 import { INSPECTION_ID_RULE, isInspectionId } from '../core/layout.js';
 import { makeLogger, withLogKeys } from '../logger.js';
 import { HttpError, bearerAuth, bodyLimit, echoed, errorMapper, json, jsonBody, jsonContentType, originGuard, type HttpResult } from './http.js';
 import { openApiDocument } from './openapi.js';
+import { corsPreflight, withAnswerHeaders } from './http.js';
+import { makeOperations } from './operations.js';
+import { describedResult, fromGeneratedClient } from './described.js';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<HttpResult>;
 
 const BASE = '/api/v1';
+const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
+const MAX_PAGE = 1_000_000;
 /** Endpoints that answer without the token when one is set. */
 const PUBLIC_PATHS: ReadonlySet<string> = new Set([`${BASE}/version`]);
 
@@ -28,17 +34,25 @@ function itemNumber(event: APIGatewayProxyEventV2): number {
   return Number(raw);
 }
 
-function positiveInt(event: APIGatewayProxyEventV2, name: string, fallback: number, max: number): number {
+/**
+ * A paging integer read as the original clamps it: absent or <= 0 reads as `fallback`, above `max`
+ * as `over` (the default for a limit; the last page for a page, so that a client walking pages
+ * until an empty one stops). What is not an integer at all stays a 400.
+ */
+function pagingInt(event: APIGatewayProxyEventV2, name: string, fallback: number, max: number, over: number): number {
   const raw = event.queryStringParameters?.[name];
   if (raw === undefined || raw === '') return fallback;
-  if (!/^[1-9][0-9]{0,8}$/.test(raw)) throw new SpecificationError(`invalid ${name}`, [{ path: `/${name}`, message: 'must be a positive integer' }]);
-  return Math.min(Number(raw), max);
+  if (!/^[+-]?[0-9]{1,12}$/.test(raw)) throw new SpecificationError(`invalid ${name}`, [{ path: `/${name}`, message: 'must be an integer' }]);
+  const value = Number(raw);
+  return value <= 0 ? fallback : value > max ? over : value;
 }
 
-export function makeApiHandler(app: Pick<App, 'inspections' | 'config'>): ApiHandler {
+export function makeApiHandler(app: Pick<App, 'inspections' | 'config' | 'records'>): ApiHandler {
   const logger = makeLogger('api');
   const { inspections, config } = app;
-  const version = { version: config.serviceVersion, service_version: config.serviceVersion };
+  // Operations endpoints (health, metrics, the path list, the UI) and service_version: operations.ts.
+  const operations = makeOperations(app, { paths: () => [...routes, ...operations.routes].map((r) => r.path), logger });
+  const version = { version: config.serviceVersion, service_version: operations.serviceVersion };
 
   const withId = (fn: (id: string, event: APIGatewayProxyEventV2) => Promise<HttpResult>) => async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
     const id = inspectionId(event);
@@ -52,8 +66,10 @@ export function makeApiHandler(app: Pick<App, 'inspections' | 'config'>): ApiHan
       method: 'POST' as const,
       path: `${BASE}/_debug/generate-dockerfile`,
       handler: async (event: APIGatewayProxyEventV2) => {
-        const { dockerfile, specification } = await inspections.dockerfile(jsonBody(event));
-        return json(200, { dockerfile, parameters: specification });
+        // As the original answered (the specification under `parameters`), plus the build context
+        // the Dockerfile's COPY lines read: with both, `podman build` reproduces the image.
+        const { dockerfile, specification, context } = await inspections.dockerfile(jsonBody(event));
+        return json(200, { dockerfile, parameters: { specification }, context: JSON.parse(encodeContext(context)) as unknown });
       },
     },
     {
@@ -69,8 +85,8 @@ export function makeApiHandler(app: Pick<App, 'inspections' | 'config'>): ApiHan
       method: 'GET' as const,
       path: `${BASE}/inspect`,
       handler: async (event: APIGatewayProxyEventV2) => {
-        const page = positiveInt(event, 'page', 1, 1_000_000);
-        const limit = positiveInt(event, 'limit', 100, MAX_LIMIT);
+        const page = pagingInt(event, 'page', 1, MAX_PAGE, MAX_PAGE);
+        const limit = pagingInt(event, 'limit', DEFAULT_LIMIT, MAX_LIMIT, DEFAULT_LIMIT);
         const token = event.queryStringParameters?.page_token || undefined;
         const { inspections: ids, nextToken } = await inspections.list({ page, limit, token });
         return json(200, { inspections: ids, parameters: { page, limit, next_page_token: nextToken ?? null } });
@@ -84,17 +100,26 @@ export function makeApiHandler(app: Pick<App, 'inspections' | 'config'>): ApiHan
     {
       method: 'GET' as const,
       path: `${BASE}/inspect/{inspection_id}/job/batch-size`,
-      handler: withId(async (id, event) => json(200, { batch_size: await inspections.batchSize(id), parameters: echoed(event) })),
+      handler: withId(async (id, event) => json(200, { batch_size: await inspections.resultsCount(id), parameters: echoed(event) })),
     },
     {
       method: 'GET' as const,
       path: `${BASE}/inspect/{inspection_id}/job/{item}/result`,
-      handler: withId(async (id, event) => json(200, { result: await inspections.result(id, itemNumber(event)), parameters: echoed(event) })),
+      handler: withId(async (id, event) => {
+        const item = itemNumber(event);
+        const result = await inspections.result(id, item);
+        return json(200, { result: fromGeneratedClient(event) ? describedResult(result, item) : result, parameters: echoed(event) });
+      }),
     },
     {
       method: 'GET' as const,
       path: `${BASE}/inspect/{inspection_id}/job/{item}/log`,
-      handler: withId(async (id, event) => json(200, { log: await inspections.itemLog(id, itemNumber(event)), parameters: echoed(event) })),
+      handler: withId(async (id, event) => {
+        const item = itemNumber(event);
+        // The original answered the log's text; its description (and the clients generated from it) the result document.
+        const log = fromGeneratedClient(event) ? describedResult(await inspections.result(id, item), item) : await inspections.itemLog(id, item);
+        return json(200, { log, parameters: echoed(event) });
+      }),
     },
     {
       method: 'GET' as const,
@@ -111,16 +136,17 @@ export function makeApiHandler(app: Pick<App, 'inspections' | 'config'>): ApiHan
   const handler = middy<APIGatewayProxyEventV2, HttpResult>()
     .use(errorMapper(logger))
     .use(originGuard(config.http.allowedOrigins))
-    .use(bearerAuth(config.apiToken, PUBLIC_PATHS))
+    .use(corsPreflight(config.http.allowedOrigins))
+    .use(bearerAuth(config.apiToken, (path) => PUBLIC_PATHS.has(path) || operations.isPublic(path)))
     .use(jsonContentType())
     .use(bodyLimit())
     .handler(
       httpRouter({
-        routes,
+        routes: [...routes, ...operations.routes],
         notFoundResponse: ({ method, path }) => {
           throw new HttpError(404, 'no such endpoint', [{ path: '', message: `${method} ${path} is not an endpoint of this API` }]);
         },
       }) as never,
     );
-  return handler as unknown as ApiHandler;
+  return withAnswerHeaders(handler as unknown as ApiHandler, { serviceVersion: operations.serviceVersion, allowedOrigins: config.http.allowedOrigins });
 }

@@ -8,6 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { NotFoundError, SpecificationError, type Problem } from '../core/errors.js';
 import { decodeUtf8 } from '../core/json.js';
 import type { Logger } from '../logger.js';
+import { CORS_POLICY } from './paths.js';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
@@ -61,11 +62,12 @@ export function bodyLimit(max = MAX_BODY_BYTES): MiddlewareObj<APIGatewayProxyEv
  * requires `Authorization: Bearer <token>`: reads too, since specifications carry environment
  * values and results carry whatever scripts printed.
  */
-export function bearerAuth(token: string | undefined, publicPaths: ReadonlySet<string>): MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
+export function bearerAuth(token: string | undefined, publicPaths: ReadonlySet<string> | ((path: string) => boolean)): MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
   const expected = token ? Buffer.from(`Bearer ${token}`) : undefined;
+  const isPublic = typeof publicPaths === 'function' ? publicPaths : (path: string) => publicPaths.has(path);
   return {
     before: async ({ event }) => {
-      if (!expected || publicPaths.has(event.requestContext.http.path)) return;
+      if (!expected || isPublic(event.requestContext.http.path)) return;
       const given = Buffer.from(event.headers?.authorization ?? event.headers?.Authorization ?? '');
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         throw new HttpError(401, 'authorization required', [{ path: '/headers/authorization', message: 'expected a valid Bearer token' }]);
@@ -106,6 +108,61 @@ export function originGuard(allowedOrigins: ReadonlyArray<string>): MiddlewareOb
         throw new HttpError(403, 'cross-origin request refused', [{ path: '/headers/origin', message: `${origin} is not this API's origin; list it in AMUN_ALLOWED_ORIGINS to allow pages there to use the API` }]);
       }
     },
+  };
+}
+
+/**
+ * CORS preflight (OPTIONS with `Access-Control-Request-Method`) from an origin listed in
+ * AMUN_ALLOWED_ORIGINS: answered here, 204, before the token is asked for (browsers never send it
+ * on a preflight). Runs after originGuard, so a foreign origin has had its 403 already. With no
+ * origin listed CORS is off: a preflight is not answered (same-origin pages never send one).
+ */
+export function corsPreflight(allowedOrigins: ReadonlyArray<string>): MiddlewareObj<APIGatewayProxyEventV2, HttpResult> {
+  const allowed = new Set(allowedOrigins);
+  return {
+    before: async ({ event }) => {
+      if (event.requestContext.http.method !== 'OPTIONS') return undefined;
+      const origin = header(event, 'origin');
+      if (origin === undefined || !allowed.has(origin) || header(event, 'access-control-request-method') === undefined) return undefined;
+      return {
+        statusCode: 204,
+        headers: {
+          'access-control-allow-methods': CORS_POLICY.methods,
+          'access-control-allow-headers': CORS_POLICY.headers,
+          'access-control-max-age': String(CORS_POLICY.maxAgeSeconds),
+          vary: 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers',
+        },
+        body: '',
+      };
+    },
+  };
+}
+
+/**
+ * Headers every answer carries, errors and preflights included: `X-Amun-Version` (the
+ * service_version, as the original sent it) and `X-Content-Type-Options: nosniff`; and, when CORS is
+ * on (origins listed), `Vary: Origin` plus, for a listed origin, `Access-Control-Allow-Origin`
+ * naming exactly that origin (never `*`; no credentials: the API reads a bearer token, not cookies).
+ * A wrapper rather than a middleware: answers that middlewares return early skip middy's `after`.
+ */
+export function withAnswerHeaders<E extends APIGatewayProxyEventV2, C>(
+  handler: (event: E, context: C) => Promise<HttpResult>,
+  options: { serviceVersion: string; allowedOrigins: ReadonlyArray<string> },
+): (event: E, context: C) => Promise<HttpResult> {
+  const allowed = new Set(options.allowedOrigins);
+  return async (event, context) => {
+    const result = await handler(event, context);
+    const headers: Record<string, string | number | boolean> = { ...(result.headers ?? {}), 'x-amun-version': options.serviceVersion, 'x-content-type-options': 'nosniff' };
+    if (allowed.size > 0) {
+      const vary = String(headers.vary ?? '');
+      if (!/(^|,)\s*origin\s*(,|$)/i.test(vary)) headers.vary = vary ? `Origin, ${vary}` : 'Origin';
+      const origin = header(event, 'origin');
+      if (origin !== undefined && allowed.has(origin)) {
+        headers['access-control-allow-origin'] = origin;
+        headers['access-control-expose-headers'] = CORS_POLICY.exposeHeaders;
+      }
+    }
+    return { ...result, headers };
   };
 }
 

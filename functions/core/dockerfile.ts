@@ -14,15 +14,19 @@
  *   but tab. Every instruction is one line; there are no line continuations.
  *
  * Layers go from the least to the most often changing, for the build cache: base and
- * environment, native packages, the Python stack, files, then the harness and the script.
+ * environment, native packages, files, the Python stack, then the harness and the script. Files
+ * come before the Python stack, as in the original (its dockerfile.py create_dockerfile wrote them
+ * before the Pipfile install), so a user's pip configuration (/etc/pip.conf, $HOME/.config/pip/pip.conf,
+ * a PIP_CONFIG_FILE named in environment) applies to every pip install of the build.
  *
  * Context layout (image path in brackets):
  *   amun/build/native/install-packages.sh, packages.txt   [/opt/amun/build/native/]
+ *   amun/files/<n>                                        [spec.files[n].path; relative: under /home/amun]
+ *   amun/build/constraints.txt                            [/opt/amun/build/constraints.txt]
  *   amun/python-packages.txt                              [/opt/amun/build/python-packages.txt]
  *   amun/Pipfile, amun/Pipfile.lock                       [/home/amun/]
- *   amun/build/python/install-python.sh,
- *     requirements-lock-NNN.txt | requirements-pipfile-NNN.txt   [/opt/amun/build/python/]
- *   amun/files/<n>                                        [spec.files[n].path]
+ *   amun/build/python/install-python.sh, requirements-lock-NNN.txt |
+ *     requirements-nohash-NNN.txt | requirements-pipfile-NNN.txt  [/opt/amun/build/python/]
  *   amun/harness/<path>                                   [/opt/amun/harness/<path>]
  *   amun/script (mode 0755)                               [/home/amun/script]
  */
@@ -30,6 +34,7 @@ import { createHash } from 'node:crypto';
 import { SpecificationError, type Problem } from './errors.js';
 import type { InspectionSpecification } from './generated/types.js';
 import type { ContextFile } from './ports.js';
+import { lockOf, pythonStack } from './specification.js';
 import {
   hasLoneSurrogate,
   lockToRequirements,
@@ -63,18 +68,33 @@ export const CONTEXT_PATHS = {
   installPackages: 'amun/build/native/install-packages.sh',
   packageList: 'amun/build/native/packages.txt',
   pythonPackages: 'amun/python-packages.txt',
+  /** pip constraints (python.constraints), honoured by every pip install through PIP_CONSTRAINT. */
+  constraints: 'amun/build/constraints.txt',
   pipfile: 'amun/Pipfile',
   pipfileLock: 'amun/Pipfile.lock',
   pythonDir: 'amun/build/python/',
   installPython: 'amun/build/python/install-python.sh',
   /** Hash-pinned requirement files from the lock: `<prefix>NNN.txt`, one per index group. */
   lockRequirementsPrefix: 'amun/build/python/requirements-lock-',
+  /** Lock entries without hashes (or VCS, path): `<prefix>NNN.txt`, installed with --no-deps only. */
+  unhashedRequirementsPrefix: 'amun/build/python/requirements-nohash-',
   /** Requirement files from a Pipfile without a lock (micropipenv only): `<prefix>NNN.txt`. */
   pipfileRequirementsPrefix: 'amun/build/python/requirements-pipfile-',
   filesDir: 'amun/files/',
   harnessDir: 'amun/harness/',
   script: 'amun/script',
 } as const;
+
+/** Where the constraints file is in the image (PIP_CONSTRAINT names it). */
+export const CONSTRAINTS_PATH = '/opt/amun/build/constraints.txt';
+
+/**
+ * Where a file of `files[]` lands in the image: an absolute path as given, a relative one under
+ * the working directory /home/amun (where the script runs).
+ */
+export function imagePath(path: string): string {
+  return path.startsWith('/') ? path : `${IMAGE_PATHS.home}/${path}`;
+}
 
 /** The unprivileged user the runs use (group 0, as OpenShift's arbitrary UIDs expect). */
 export const RUN_USER = 1042;
@@ -142,9 +162,11 @@ export const INSTALL_PYTHON_SH = `#!/bin/sh
 # Run in /home/amun, where Pipfile (and Pipfile.lock) are.
 #
 # micropipenv + lock: \`micropipenv install --deploy\` when micropipenv is in the image; otherwise
-#   the lock is installed exactly as micropipenv would install it: the hash-pinned requirement
-#   files generated from it (requirements-lock-*.txt, one per index group) with
-#   \`pip install --require-hashes --no-deps\`, so a tampered artifact fails the build.
+#   the lock is installed as micropipenv would install it: entries with hashes from the
+#   hash-pinned requirement files generated from it (requirements-lock-*.txt, one per index group)
+#   with \`pip install --require-hashes --no-deps\`, so a tampered artifact fails the build; then
+#   entries without hashes, VCS (git) and path entries (requirements-nohash-*.txt) with
+#   \`pip install --no-deps\`: nothing to check those against.
 #   (The --deploy checks of the Pipfile hash and Python version are micropipenv's own.)
 # micropipenv + pipfile: micropipenv installs only from a lock file, so without one the Pipfile's
 #   packages (requirements-pipfile-*.txt, generated from it) are resolved and installed by pip.
@@ -176,6 +198,11 @@ micropipenv)
       [ -e "$requirements" ] || continue
       "$venv/bin/python3" -m pip install --disable-pip-version-check --require-hashes --no-deps -r "$requirements"
     done
+    for requirements in "$here"/requirements-nohash-*.txt; do
+      [ -e "$requirements" ] || continue
+      echo "amun: installing Pipfile.lock entries that carry no hashes (not hash-checked): $requirements"
+      "$venv/bin/python3" -m pip install --disable-pip-version-check --no-deps -r "$requirements"
+    done
   else
     echo "amun: no Pipfile.lock; installing the Pipfile's packages with pip (resolved now, not pinned)"
     for requirements in "$here"/requirements-pipfile-*.txt; do
@@ -190,7 +217,8 @@ pipenv)
   else
     echo "amun: pipenv is not in the image; installing it into /opt/amun/pipenv"
     python3 -m venv /opt/amun/pipenv
-    /opt/amun/pipenv/bin/python3 -m pip install --disable-pip-version-check pipenv
+    # pipenv is Amun's tool, not part of the stack: the stack's constraints do not apply to it.
+    env -u PIP_CONSTRAINT /opt/amun/pipenv/bin/python3 -m pip install --disable-pip-version-check pipenv
     pipenv=/opt/amun/pipenv/bin/pipenv
   fi
   if [ "$mode" = lock ]; then
@@ -212,10 +240,24 @@ const BASE_IMAGE =
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Control characters other than tab; the schema refuses them too. */
 const ENV_VALUE_FORBIDDEN = /[\u0000-\u0008\u000a-\u001f\u007f]/;
-const FILE_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._@+=,-]+)+$/;
+/** Absolute, or relative to /home/amun: plain segments, never '.' or '..'. */
+const FILE_PATH = /^\/?(?!\.\.?(?:\/|$))[A-Za-z0-9._@+=,-]+(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._@+=,-]+)*$/;
 const NATIVE_PACKAGE = /^[A-Za-z0-9][A-Za-z0-9+._:~=-]*$/;
-const PYTHON_REQUIREMENT =
-  /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\[[A-Za-z0-9._-]+(?:,[A-Za-z0-9._-]+)*\])?(?:(?:===|==|!=|<=|>=|~=|<|>)[A-Za-z0-9.*+!_-]+(?:,(?:===|==|!=|<=|>=|~=|<|>)[A-Za-z0-9.*+!_-]+)*)?$/;
+const NAME = '[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?';
+const SPEC_ONE = '(?:===|==|!=|<=|>=|~=|<|>) *[A-Za-z0-9.*+!_-]+';
+const SPECS = `${SPEC_ONE}(?: *, *${SPEC_ONE})*`;
+const VERSIONS = `(?:${SPECS}|\\( *${SPECS} *\\))`;
+/** Markers: no token may start with '-' (pip would read it as an option), no '$', '#' or '\\'. */
+const MARKERS = ` *; *(?!-)(?:[A-Za-z0-9_.'"<>=!~()*,-]| (?!-))*`;
+/**
+ * PEP 508 on one line, as the schema's pythonRequirement: name, extras, versions or `@ URL`,
+ * markers. Only space separates tokens: nothing can end the line for Python's splitlines().
+ */
+const PYTHON_REQUIREMENT = new RegExp(
+  `^${NAME}(?: *\\[ *${NAME}(?: *, *${NAME})* *\\])?(?: *${VERSIONS}| *@ *(?:https?|git\\+https?|git\\+ssh):\\/\\/[A-Za-z0-9._~:/?#\\[\\]@!&'()*+,;=%-]+(?= |$))?(?:${MARKERS})?$`,
+);
+/** A pip constraint, as the schema's pythonConstraint: name, versions, markers. */
+const PYTHON_CONSTRAINT = new RegExp(`^${NAME}(?: *${VERSIONS})?(?:${MARKERS})?$`);
 /** Harness paths are ours, not the caller's: relative, plain segments only. */
 const HARNESS_PATH = /^[A-Za-z0-9_][A-Za-z0-9._-]*(?:\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/;
 
@@ -244,21 +286,35 @@ function checkSpecification(spec: InspectionSpecification): Problem[] {
     if (typeof name !== 'string' || !NATIVE_PACKAGE.test(name)) problems.push({ path: `/packages/${i}`, message: `must match ${NATIVE_PACKAGE.source}` });
   });
   (spec.python_packages ?? []).forEach((requirement, i) => {
-    if (typeof requirement !== 'string' || !PYTHON_REQUIREMENT.test(requirement)) {
-      problems.push({ path: `/python_packages/${i}`, message: 'is not a requirement pip can read from one line' });
+    if (typeof requirement !== 'string' || requirement.length > 1024 || !PYTHON_REQUIREMENT.test(requirement)) {
+      problems.push({ path: `/python_packages/${i}`, message: 'is not a PEP 508 requirement pip can read from one line' });
     }
   });
+  const constraints: unknown = spec.python?.constraints;
+  if (constraints !== undefined && !Array.isArray(constraints)) problems.push({ path: '/python/constraints', message: 'must be an array of constraints' });
+  if (Array.isArray(constraints)) {
+    constraints.forEach((constraint: unknown, i) => {
+      if (typeof constraint !== 'string' || constraint.length > 1024 || !PYTHON_CONSTRAINT.test(constraint)) {
+        problems.push({ path: `/python/constraints/${i}`, message: 'is not a pip constraint (name, version specifiers, markers) on one line' });
+      }
+    });
+  }
+  const destinations: Array<string | undefined> = [];
   (spec.files ?? []).forEach(({ path, content }, i) => {
     if (typeof path !== 'string' || !FILE_PATH.test(path) || path.length > 1024) {
-      problems.push({ path: `/files/${i}/path`, message: 'must be an absolute path of plain segments' });
+      problems.push({ path: `/files/${i}/path`, message: 'must be a path of plain segments, absolute or relative to /home/amun' });
+      destinations.push(undefined);
+    } else {
+      destinations.push(imagePath(path));
     }
     if (typeof content !== 'string' || hasLoneSurrogate(content)) problems.push({ path: `/files/${i}/content`, message: 'must be valid Unicode text' });
   });
-  // A file cannot also be a directory of another file (the second COPY would fail, or land inside).
-  const files = spec.files ?? [];
-  files.forEach(({ path }, i) => {
-    const j = files.findIndex((other) => typeof other.path === 'string' && other.path.startsWith(`${path}/`));
-    if (j >= 0) problems.push({ path: `/files/${i}/path`, message: `is a file, but /files/${j}/path (${files[j]?.path ?? ''}) puts a file under it` });
+  // A file cannot also be a directory of another file (the second COPY would fail, or land inside),
+  // whether the two paths were given absolute or relative.
+  destinations.forEach((path, i) => {
+    if (path === undefined) return;
+    const j = destinations.findIndex((other) => other !== undefined && other.startsWith(`${path}/`));
+    if (j >= 0) problems.push({ path: `/files/${i}/path`, message: `is a file, but /files/${j}/path (${spec.files?.[j]?.path ?? ''}) puts a file under it` });
   });
   if (spec.script !== undefined && (typeof spec.script !== 'string' || hasLoneSurrogate(spec.script))) {
     problems.push({ path: '/script', message: 'must be valid Unicode text' });
@@ -277,15 +333,24 @@ function collect<T>(problems: Problem[], step: () => T): T | undefined {
   }
 }
 
+export interface GenerateOptions {
+  /**
+   * The script's text when `spec.script` is a URL: what was fetched from it at submit time. The
+   * specification keeps the URL; the build context carries this text as amun/script.
+   */
+  scriptText?: string;
+}
+
 /**
  * The Dockerfile and build context for a validated, normalized specification.
  * Throws a SpecificationError (every problem, JSON Pointer paths) for what the schema cannot
- * express: a Pipfile TOML cannot carry, a lock entry without an exact version or hashes, an index
- * name no source defines, and anything unsafe that should not have passed the schema.
+ * express: a Pipfile TOML cannot carry, a lock entry without an exact version, an index name no
+ * source defines, and anything unsafe that should not have passed the schema.
  */
 export function generateBuild(
   spec: InspectionSpecification,
   harness: ReadonlyArray<{ path: string; content: string }>,
+  options: GenerateOptions = {},
 ): GeneratedBuild {
   for (const file of harness) {
     if (!HARNESS_PATH.test(file.path) || file.path.split('/').includes('..')) throw new Error(`unsafe harness path: ${file.path}`);
@@ -315,53 +380,71 @@ export function generateBuild(
     emit(`RUN sh ${IMAGE_PATHS.build}/native/install-packages.sh${spec.update === true ? ' --update' : ''} ${IMAGE_PATHS.build}/native/packages.txt`);
   }
 
+  // Files, each copied to its path (one COPY each: a later file with the same path wins), before
+  // the Python stack: the original's order, so a user's pip configuration applies to its install.
+  // (Nothing is emitted from a specification with problems: it is refused below.)
+  if (problems.length === 0) {
+    (spec.files ?? []).forEach(({ path, content }, i) => {
+      const source = `${CONTEXT_PATHS.filesDir}${i}`;
+      add(source, content);
+      emit(`COPY ${jsonForm([source, imagePath(path)])}`);
+    });
+  }
+
   // The Python stack. python_packages go to the image's python3 (as the original's `pip3 install`),
   // before the Pipfile stack, so they can bring tools such as micropipenv; the Pipfile stack goes
   // to the venv. PIP_BREAK_SYSTEM_PACKAGES lets pip install into a distribution's Python (PEP 668);
-  // pip versions that do not know it ignore it.
+  // pip versions that do not know it ignore it. python.constraints reach every pip install as
+  // PIP_CONSTRAINT (pip reads it from the environment; so do micropipenv's and pipenv's pip runs).
   const pythonPackages = spec.python_packages ?? [];
-  const python = spec.python;
+  const python = pythonStack(spec);
+  const constraints = Array.isArray(spec.python?.constraints) ? spec.python.constraints : [];
+  const pipEnv = constraints.length > 0 ? `PIP_CONSTRAINT=${CONSTRAINTS_PATH} ` : '';
+  const installsPython = spec.upgrade_pip === true || pythonPackages.length > 0 || python !== undefined;
+  if (constraints.length > 0 && installsPython) {
+    add(CONTEXT_PATHS.constraints, constraints.map((c) => `${c}\n`).join(''));
+    emit(`COPY ${jsonForm([CONTEXT_PATHS.constraints, CONSTRAINTS_PATH])}`);
+  }
   if (spec.upgrade_pip === true && (python === undefined || pythonPackages.length > 0)) {
-    emit('RUN PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --upgrade pip');
+    emit(`RUN ${pipEnv}PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --upgrade pip`);
   }
   if (pythonPackages.length > 0) {
     add(CONTEXT_PATHS.pythonPackages, pythonPackages.map((p) => `${p}\n`).join(''));
     emit(`COPY ${jsonForm([CONTEXT_PATHS.pythonPackages, `${IMAGE_PATHS.build}/python-packages.txt`])}`);
-    emit(`RUN PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -r ${IMAGE_PATHS.build}/python-packages.txt`);
+    emit(`RUN ${pipEnv}PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install -r ${IMAGE_PATHS.build}/python-packages.txt`);
   }
   if (python !== undefined) {
     const manager = spec.package_manager ?? 'micropipenv';
-    const lock = python.requirements_locked;
+    const lock = lockOf(python);
     const pipfile = collect(problems, () => pipfileToToml(python.requirements));
     if (pipfile !== undefined) add(CONTEXT_PATHS.pipfile, pipfile);
     let requirementFiles: RequirementsFile[] = [];
-    let prefix: string = CONTEXT_PATHS.lockRequirementsPrefix;
     if (lock !== undefined) {
       add(CONTEXT_PATHS.pipfileLock, pipfileLockToJson(lock));
       if (manager === 'micropipenv') requirementFiles = collect(problems, () => lockToRequirements(lock)) ?? [];
     } else if (manager === 'micropipenv') {
-      prefix = CONTEXT_PATHS.pipfileRequirementsPrefix;
       requirementFiles = collect(problems, () => pipfileToRequirements(python.requirements)) ?? [];
     }
+    const prefixOf = (file: RequirementsFile): string =>
+      lock === undefined ? CONTEXT_PATHS.pipfileRequirementsPrefix : file.hashed ? CONTEXT_PATHS.lockRequirementsPrefix : CONTEXT_PATHS.unhashedRequirementsPrefix;
     const width = Math.max(3, String(requirementFiles.length).length);
-    requirementFiles.forEach((file, i) => add(`${prefix}${String(i).padStart(width, '0')}.txt`, file.text));
+    const numbered = new Map<string, number>();
+    for (const file of requirementFiles) {
+      const prefix = prefixOf(file);
+      const n = numbered.get(prefix) ?? 0;
+      numbered.set(prefix, n + 1);
+      add(`${prefix}${String(n).padStart(width, '0')}.txt`, file.text);
+    }
     add(CONTEXT_PATHS.installPython, INSTALL_PYTHON_SH, 0o755);
     const pipfiles = lock !== undefined ? [CONTEXT_PATHS.pipfile, CONTEXT_PATHS.pipfileLock] : [CONTEXT_PATHS.pipfile];
     emit(`COPY ${jsonForm([...pipfiles, `${IMAGE_PATHS.home}/`])}`);
     emit(`COPY ${jsonForm([CONTEXT_PATHS.pythonDir, `${IMAGE_PATHS.build}/python/`])}`);
     emit(
-      `RUN sh ${IMAGE_PATHS.build}/python/install-python.sh ${manager === 'pipenv' ? 'pipenv' : 'micropipenv'} ${lock !== undefined ? 'lock' : 'pipfile'} ${spec.upgrade_pip === true ? 'upgrade-pip' : 'keep-pip'}`,
+      `RUN ${pipEnv}sh ${IMAGE_PATHS.build}/python/install-python.sh ${manager === 'pipenv' ? 'pipenv' : 'micropipenv'} ${lock !== undefined ? 'lock' : 'pipfile'} ${spec.upgrade_pip === true ? 'upgrade-pip' : 'keep-pip'}`,
     );
   }
 
   if (problems.length > 0) throw new SpecificationError('the specification cannot be built', problems);
-
-  // Files, each copied to its absolute path (one COPY each: a later file with the same path wins).
-  (spec.files ?? []).forEach(({ path, content }, i) => {
-    const source = `${CONTEXT_PATHS.filesDir}${i}`;
-    add(source, content);
-    emit(`COPY ${jsonForm([source, path])}`);
-  });
 
   // The harness, then the script: the parts that change most often come last.
   if (harness.length > 0) {
@@ -372,7 +455,9 @@ export function generateBuild(
     emit(`RUN python3 -m compileall -q ${IMAGE_PATHS.harness} >/dev/null 2>&1 || true`);
   }
   if (spec.script !== undefined) {
-    add(CONTEXT_PATHS.script, spec.script, 0o755);
+    const text = options.scriptText ?? spec.script;
+    if (hasLoneSurrogate(text)) throw new SpecificationError('the specification cannot be built', [{ path: '/script', message: 'the fetched script is not valid Unicode text' }]);
+    add(CONTEXT_PATHS.script, text, 0o755);
     emit(`COPY ${jsonForm([CONTEXT_PATHS.script, IMAGE_PATHS.script])}`);
     // The mode travels with the context file too; this holds when a builder drops it.
     emit(`RUN chmod 0755 ${IMAGE_PATHS.script}`);

@@ -2,6 +2,7 @@
  * Submitting inspections and reading them back: what the API and the spec-drop ingest call.
  * Store and queue arrive as ports; nothing here knows about HTTP, Lambda or S3 events.
  */
+import { createHash } from 'node:crypto';
 import type { BuildStatusView, InspectionSummary } from './generated/types.js';
 import { harnessFiles } from './generated/harness.js';
 import { generateBuild } from './dockerfile.js';
@@ -9,7 +10,7 @@ import { NotFoundError, SpecificationError } from './errors.js';
 import type { Clock, ClusterView, LiveStatusSource, MessageQueue } from './ports.js';
 import type { InspectionRecords } from './records.js';
 import { mintInspectionId, normalizeSpecification, type Specification } from './specification.js';
-import { computeSummary } from './summary.js';
+import { computeSummary, workflowView } from './summary.js';
 
 export interface InspectionDeps {
   records: InspectionRecords;
@@ -19,6 +20,8 @@ export interface InspectionDeps {
   /** Resolves a script given as a URL into its text (policy lives in the adapter). */
   fetchScript?: (url: string) => Promise<string>;
   isScriptUrl?: (script: string) => boolean;
+  /** Refuses (SpecificationError, 400) what the configured executor can never run: checked at submit. */
+  admit?: (specification: Specification) => void;
   /** The cluster's live view, joined into status while the cluster has the inspection's objects. */
   liveStatus?: LiveStatusSource | undefined;
   /** How long status waits for the live view before answering from the store alone. */
@@ -51,19 +54,23 @@ export class InspectionService {
   /** Validates, resolves the script, and renders the Dockerfile without storing anything. */
   async prepare(input: unknown, createdAt: Date): Promise<{ specification: Specification; dockerfile: string; context: ReturnType<typeof generateBuild>['context'] }> {
     const specification = normalizeSpecification(input, { now: createdAt, version: this.deps.version });
+    this.deps.admit?.(specification);
+    // A script URL stays in `script`; what was fetched is recorded beside it, and its text goes to
+    // the build context (amun/script), where the build and the runs read it.
+    let scriptText: string | undefined;
     if (specification.script !== undefined && (this.deps.isScriptUrl?.(specification.script) ?? false)) {
       if (!this.deps.fetchScript) throw new SpecificationError('invalid specification', [{ path: '/script', message: 'script URLs are not enabled' }]);
       const url = specification.script.trim();
-      specification.script = await this.deps.fetchScript(url);
-      specification['@script_url'] = url;
+      scriptText = await this.deps.fetchScript(url);
+      specification['@script_fetched'] = { url, sha256: createHash('sha256').update(scriptText, 'utf8').digest('hex'), bytes: Buffer.byteLength(scriptText, 'utf8') };
     }
-    const { dockerfile, context } = generateBuild(specification, harnessFiles);
+    const { dockerfile, context } = generateBuild(specification, harnessFiles, scriptText === undefined ? {} : { scriptText });
     return { specification, dockerfile, context };
   }
 
-  async dockerfile(input: unknown): Promise<{ dockerfile: string; specification: Specification }> {
-    const { dockerfile, specification } = await this.prepare(input, this.deps.clock.now());
-    return { dockerfile, specification };
+  /** The Dockerfile and build context a specification renders to, nothing stored. */
+  async dockerfile(input: unknown): Promise<{ dockerfile: string; specification: Specification; context: ReturnType<typeof generateBuild>['context'] }> {
+    return this.prepare(input, this.deps.clock.now());
   }
 
   /** Everything is validated and rendered before the first write; then stored, then the build is queued. */
@@ -106,6 +113,16 @@ export class InspectionService {
     return (await this.specification(id)).batch_size;
   }
 
+  /**
+   * What the original's `job/batch-size` answers: how many results are stored so far (its
+   * `get_results_count()`); clients poll it until it reaches the batch size, then read them all.
+   * Counted as the items whose result exists, so that every one of them can be read when it does.
+   */
+  async resultsCount(id: string): Promise<number> {
+    const batchSize = await this.batchSize(id);
+    return [...(await this.deps.records.itemsWithResult(id))].filter((item) => item < batchSize).length;
+  }
+
   private async item(id: string, item: number): Promise<void> {
     const batchSize = await this.batchSize(id);
     if (!Number.isInteger(item) || item < 0 || item >= batchSize) throw new NotFoundError(`item ${item} is outside 0..${batchSize - 1}`);
@@ -125,26 +142,34 @@ export class InspectionService {
     return log;
   }
 
-  /** Status from the store alone, so it survives the executor's objects being gone. */
-  async status(id: string): Promise<{ build: BuildStatusView; workflow: InspectionSummary | null; data_stored: boolean }> {
+  /**
+   * Status from the store alone, so it survives the executor's objects being gone; the cluster's
+   * live view is joined in while it has them. In the original's terms: `data_stored` says the
+   * inspection exists in the store (true from submit on), `build` is a pod status report
+   * (scheduling, waiting, running, terminated), and `workflow` carries the Argo fields clients of
+   * the original read (phase, startedAt, finishedAt, progress) beside our summary.
+   */
+  async status(id: string): Promise<{ build: BuildStatusView; workflow: InspectionSummary; data_stored: true }> {
     const { records } = this.deps;
-    const [spec, build, stored, cluster] = await Promise.all([records.specification(id), records.buildStatus(id), records.summary(id), this.liveView(id)]);
-    const summary = stored?.summary;
-    // Only what the reads above cannot tell costs another call.
-    const logExists = build ? true : await records.hasBuildLog(id);
-    const dataStored = summary ? summary.items_done > 0 : await records.hasAnyItem(id);
+    const [build, stored, cluster] = await Promise.all([records.buildStatus(id), records.summary(id), this.liveView(id)]);
+    // No summary yet: before the first result (one empty listing), or an inspection the original wrote.
+    const summary = stored?.summary ?? computeSummary(await records.outcomes(id));
+    const none = { container: null, exit_code: null, finished_at: null, reason: null, started_at: null };
     let view: BuildStatusView;
     if (build) {
       view = { container: build.image, exit_code: build.exit_code, finished_at: build.finished_at, reason: build.reason, started_at: build.started_at, state: 'terminated' };
-    } else if (logExists) {
-      view = { container: null, exit_code: null, finished_at: null, reason: null, started_at: null, state: 'running' };
+    } else if (summary.build !== null) {
+      // Known from the results alone (the original stored no build status): it ended, and built.
+      view = { ...none, state: 'terminated', exit_code: 0 };
     } else {
-      view = { container: null, exit_code: null, finished_at: null, reason: null, started_at: null, state: 'pending' };
+      const buildJob = cluster?.jobs.find((j) => j.component === 'build');
+      const waiting = buildJob?.pods.some((p) => p.phase === 'Pending');
+      // Only what the reads above cannot tell costs another call.
+      const started = buildJob ? buildJob.active > 0 : await records.hasBuildLog(id);
+      view = { ...none, state: waiting ? 'waiting' : started ? 'running' : 'scheduling' };
     }
-    const current = summary ?? computeSummary({ inspectionId: id, spec, build, results: new Map() });
-    const workflow = cluster ? { ...current, cluster } : current;
-    if (!build && cluster?.jobs.some((j) => j.component === 'build' && j.active > 0)) view = { ...view, state: 'running' };
-    return { build: view, workflow, data_stored: dataStored };
+    const workflow = { ...summary, ...workflowView(summary), ...(cluster ? { cluster } : {}) };
+    return { build: view, workflow, data_stored: true };
   }
 
   /** The cluster's view, or undefined when there is none, it fails, or it is slow: the store answers alone then. */

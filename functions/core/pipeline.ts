@@ -21,7 +21,7 @@ import { withHardwareMatch } from './hardware.js';
 import type { Clock, Executor, MessageQueue } from './ports.js';
 import type { InspectionRecords } from './records.js';
 import { syntheticResult } from './results.js';
-import type { Specification } from './specification.js';
+import { reportedScript, type Specification } from './specification.js';
 import { computeSummary } from './summary.js';
 import { toProblems, validators } from './validation.js';
 
@@ -215,7 +215,7 @@ export class Pipeline {
     const now = this.deps.clock.now();
     const stdout = value && typeof value === 'object' && 'stdout' in value ? (value as { stdout: unknown }).stdout : {};
     return withHardwareMatch(
-      syntheticResult({ inspectionId: id, item, executor: this.deps.executor.kind, reason: 'harness_error', message: `the harness wrote an invalid report: ${problems}`, script: spec.script ?? '', startedAt: now, finishedAt: now, stdout: stdout as string }),
+      syntheticResult({ inspectionId: id, item, executor: this.deps.executor.kind, reason: 'harness_error', message: `the harness wrote an invalid report: ${problems}`, script: reportedScript(spec), startedAt: now, finishedAt: now, stdout: stdout as string }),
       spec,
     );
   }
@@ -252,7 +252,7 @@ export class Pipeline {
     if (await records.hasResult(id, item)) return 'skipped';
     const spec = await records.specification(id);
     const now = clock.now();
-    const report = syntheticResult({ inspectionId: id, item, executor: executor.kind, reason: 'executor_error', message, script: spec.script ?? '', startedAt: now, finishedAt: now });
+    const report = syntheticResult({ inspectionId: id, item, executor: executor.kind, reason: 'executor_error', message, script: reportedScript(spec), startedAt: now, finishedAt: now });
     await records.writeItem(id, item, { report });
     return 'done';
   }
@@ -274,7 +274,7 @@ export class Pipeline {
     const spec = await records.specification(id);
     for (let attempt = 1; ; attempt++) {
       const current = await records.summary(id);
-      const summary = await this.summarize(id, spec);
+      const summary = await this.summarize(id);
       if (await records.swapSummary(id, summary, current)) {
         if (summary.finished) await this.complete(id, spec, summary, delivery);
         return;
@@ -284,15 +284,8 @@ export class Pipeline {
   }
 
   /** The summary as the stored outcomes make it. */
-  private async summarize(id: string, spec: Specification): Promise<InspectionSummary> {
-    const { records } = this.deps;
-    const build = await records.buildStatus(id);
-    const results = new Map<number, RunReport | 'invalid'>();
-    for (const item of await records.resultItems(id)) {
-      const report = await records.report(id, item);
-      if (report !== undefined) results.set(item, report);
-    }
-    return computeSummary({ inspectionId: id, spec, build, results });
+  private async summarize(id: string): Promise<InspectionSummary> {
+    return computeSummary(await this.deps.records.outcomes(id));
   }
 
   /**

@@ -4,8 +4,10 @@
  *
  * - `pipfileToToml`: the Pipfile (JSON in the specification) written as TOML with smol-toml.
  * - `pipfileLockToJson`: the lock written as pipenv writes it (sorted keys, 4-space indent, ASCII).
- * - `lockToRequirements`: the `default` section of a lock as hash-pinned requirement files, the
- *   way `micropipenv install` feeds the lock to pip (`name==version; markers --hash=...`).
+ * - `lockToRequirements`: the `default` section of a lock as requirement files, the way
+ *   `micropipenv install` feeds the lock to pip: entries with hashes hash-pinned
+ *   (`name==version; markers --hash=...`, installed with --require-hashes), entries without hashes,
+ *   VCS (git), archive URL and path entries as plain requirement lines in files of their own.
  * - `pipfileToRequirements`: a Pipfile without a lock, as plain (resolving) requirement files.
  *
  * pip's index options (`--index-url`, `--extra-index-url`, `--trusted-host`) are global to one
@@ -21,9 +23,13 @@ import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { SpecificationError, type Problem } from './errors.js';
 import type { Pipfile, PipfileLock } from './generated/types.js';
 
-/** One requirement file: `index` is the source name its entries are pinned to (null: every source). */
+/**
+ * One requirement file: `index` is the source name its entries are pinned to (null: every source);
+ * `hashed` says every entry carries hashes (install it with --require-hashes).
+ */
 export interface RequirementsFile {
   index: string | null;
+  hashed: boolean;
   text: string;
 }
 
@@ -40,8 +46,18 @@ const SPECIFIER = String.raw`(?:===|==|!=|<=|>=|~=|<|>)\s*[A-Za-z0-9.*+!_-]+`;
 const VERSION_SPEC = new RegExp(String.raw`^\s*(?:\*|${SPECIFIER}(?:\s*,\s*${SPECIFIER})*)\s*$`);
 /** Index URLs: printable ASCII without spaces, so nothing in one can end a line for Python. */
 const INDEX_URL = /^https?:\/\/[!-~]+$/;
-/** Lock and Pipfile keys that point outside an index (VCS, paths, URLs): they cannot be hash-pinned here. */
+/** Lock and Pipfile keys that point outside an index (VCS, paths, URLs). */
 const UNPINNABLE_KEYS = ['git', 'hg', 'svn', 'bzr', 'path', 'file', 'editable', 'ref', 'subdirectory'] as const;
+/** VCS micropipenv cannot install (it installs git only). */
+const UNSUPPORTED_VCS = ['hg', 'svn', 'bzr'] as const;
+/** A git repository URL (without a fragment or query: the generator appends @ref and #subdirectory). */
+const GIT_URL = /^(?:https?|ssh|git|file):\/\/[A-Za-z0-9._~:/@!&'()*+,;=%-]+$/;
+const GIT_REF = /^[A-Za-z0-9_.][A-Za-z0-9._/+-]*$/;
+const SUBDIRECTORY = /^[A-Za-z0-9_.][A-Za-z0-9._/+-]*$/;
+/** An archive URL. */
+const FILE_URL = /^https?:\/\/[A-Za-z0-9._~:/?@!&'()*+,;=%-]+$/;
+/** A local path: relative to /home/amun, or absolute; never a `..` segment, never a leading '-'. */
+const LOCAL_PATH = /^(?!.*(?:^|\/)\.\.(?:\/|$))(?:\.|(?:\.\/|\/)?[A-Za-z0-9_@+=,][A-Za-z0-9._@+=,-]*(?:\/[A-Za-z0-9._@+=,-]+)*\/?)$/;
 
 /** Escapes one JSON Pointer reference token. */
 export function pointerToken(token: string): string {
@@ -160,6 +176,79 @@ interface Entry {
   index: string | null;
 }
 
+function checkPattern(raw: unknown, pattern: RegExp, path: string, problems: Problem[], what: string): string | null {
+  if (typeof raw !== 'string' || raw.length > 1024 || !pattern.test(raw)) {
+    problems.push({ path, message: `must be ${what}` });
+    return null;
+  }
+  return raw;
+}
+
+/**
+ * The requirement line of a lock entry that is not an index package, the way micropipenv writes
+ * one (VCS: `git+<url>@<ref>`, editable with `-e`; archive URLs; local paths, relative to the
+ * working directory /home/amun), in PEP 508 form where pip reads that (`name @ git+…`).
+ * Undefined when the entry is an index package; null when it is refused (problems say why).
+ */
+function directRequirement(name: string, info: Record<string, unknown>, at: string, problems: Problem[]): string | null | undefined {
+  const vcs = UNSUPPORTED_VCS.find((k) => k in info);
+  if (vcs !== undefined) {
+    problems.push({ path: `${at}/${vcs}`, message: `${vcs} entries are not supported (micropipenv installs git only)` });
+    return null;
+  }
+  const kinds = (['git', 'file', 'path'] as const).filter((k) => k in info);
+  if (kinds.length === 0) {
+    for (const key of ['editable', 'ref', 'subdirectory'] as const) {
+      if (key in info) {
+        problems.push({ path: `${at}/${key}`, message: 'needs a git or path entry beside it' });
+        return null;
+      }
+    }
+    return undefined;
+  }
+  if (kinds.length > 1) {
+    problems.push({ path: `${at}/${kinds[1] ?? ''}`, message: `cannot be given beside ${kinds[0] ?? ''}` });
+    return null;
+  }
+  const editable = info.editable;
+  if (editable !== undefined && typeof editable !== 'boolean') {
+    problems.push({ path: `${at}/editable`, message: 'must be a boolean' });
+    return null;
+  }
+  const extras = checkExtras(info.extras, `${at}/extras`, problems);
+  const markers = checkMarkers(info.markers, `${at}/markers`, problems);
+  const extrasText = extras.length > 0 ? `[${extras.join(',')}]` : '';
+  const markersText = markers ? ` ; ${markers}` : '';
+  const kind = kinds[0];
+  if (kind === 'git') {
+    const url = checkPattern(info.git, GIT_URL, `${at}/git`, problems, 'a git repository URL (https, ssh, git or file; no spaces, no query or fragment)');
+    const ref = info.ref === undefined ? '' : checkPattern(info.ref, GIT_REF, `${at}/ref`, problems, `a git reference matching ${GIT_REF.source}`);
+    const sub = info.subdirectory === undefined ? '' : checkPattern(info.subdirectory, SUBDIRECTORY, `${at}/subdirectory`, problems, `a subdirectory matching ${SUBDIRECTORY.source}`);
+    if (url === null || ref === null || sub === null) return null;
+    const target = `git+${url}${ref ? `@${ref}` : ''}`;
+    if (editable === true) return `-e ${target}#egg=${name}${sub ? `&subdirectory=${sub}` : ''}`;
+    return `${name}${extrasText} @ ${target}${sub ? `#subdirectory=${sub}` : ''}${markersText}`;
+  }
+  if ('subdirectory' in info || 'ref' in info) {
+    problems.push({ path: `${at}/${'ref' in info ? 'ref' : 'subdirectory'}`, message: 'applies to git entries only' });
+    return null;
+  }
+  if (kind === 'file') {
+    const url = checkPattern(info.file, FILE_URL, `${at}/file`, problems, 'an http(s) archive URL without spaces');
+    if (url === null) return null;
+    if (editable === true) {
+      problems.push({ path: `${at}/editable`, message: 'an archive URL cannot be installed editable' });
+      return null;
+    }
+    return `${name}${extrasText} @ ${url}${markersText}`;
+  }
+  const raw = checkPattern(info.path, LOCAL_PATH, `${at}/path`, problems, 'a local path without ".." segments (relative paths are relative to /home/amun)');
+  if (raw === null) return null;
+  // micropipenv's rule: a bare name is a path relative to the working directory.
+  const path = raw.includes('/') || raw.startsWith('.') ? raw : `./${raw}`;
+  return `${editable === true ? '-e ' : ''}${path}${extrasText}${markers ? `; ${markers}` : ''}`;
+}
+
 function readSources(raw: unknown, path: string, problems: Problem[]): Source[] {
   if (raw === undefined) return [];
   if (!Array.isArray(raw)) {
@@ -253,18 +342,22 @@ function requirementLine(name: string, extras: ReadonlyArray<string>, version: s
 }
 
 /**
- * The `default` section of a Pipfile.lock as hash-pinned requirement files, for
- * `pip install --require-hashes --no-deps -r <file>` (what micropipenv does per package).
- * Every entry needs an exact `==` version and at least one sha256 hash; entries pointing at VCS
- * repositories, paths or URLs are refused. `develop` is not installed (as `micropipenv install`
- * without --dev). Entries are sorted by name, hashes sorted and de-duplicated, so equal locks give
- * equal files.
+ * The `default` section of a Pipfile.lock as requirement files, installed the way
+ * `micropipenv install` installs a lock (one `pip install --no-deps` per package, each checked
+ * against the hashes it carries):
+ * - entries with hashes (an exact `==` version, or an archive URL) go to hash-pinned files, for
+ *   `pip install --require-hashes --no-deps -r <file>`: a tampered artifact fails the build;
+ * - entries without hashes, VCS (git) entries, and local paths go to files of their own, for
+ *   `pip install --no-deps -r <file>` (nothing to check them against; the build log says so).
+ * `develop` is not installed (as `micropipenv install` without --dev). Entries are sorted by name,
+ * hashes sorted and de-duplicated, so equal locks give equal files.
  */
 export function lockToRequirements(lock: PipfileLock, pointer = '/python/requirements_locked'): RequirementsFile[] {
   const problems: Problem[] = [];
   const meta: unknown = (lock as { _meta?: unknown })._meta;
   const sources = readSources(isPlainObject(meta) ? meta.sources : undefined, `${pointer}/_meta/sources`, problems);
-  const entries: Entry[] = [];
+  const hashed: Entry[] = [];
+  const unhashed: Entry[] = [];
   const section: unknown = lock.default;
   if (!isPlainObject(section)) {
     problems.push({ path: `${pointer}/default`, message: 'must be an object of locked packages' });
@@ -279,34 +372,46 @@ export function lockToRequirements(lock: PipfileLock, pointer = '/python/require
         problems.push({ path: at, message: 'must be an object with version and hashes' });
         continue;
       }
-      if (checkUnpinnable(info, at, problems, 'cannot be installed hash-pinned from an index: lock only index packages (version and hashes)')) continue;
-      const { version, hashes } = info;
-      let ok = true;
-      if (typeof version !== 'string' || !PINNED_VERSION.test(version)) {
-        problems.push({ path: `${at}/version`, message: version === undefined ? 'is required: a locked package needs an exact ==version' : 'must be an exact ==version without wildcards' });
-        ok = false;
+      const index = checkIndex(info.index, `${at}/index`, sources, problems);
+      const hashes = checkHashes(info.hashes, `${at}/hashes`, problems);
+      const direct = directRequirement(name, info, at, problems);
+      if (direct === null || hashes === null) continue;
+      if (direct !== undefined) {
+        // git and path entries cannot be hash-checked (micropipenv writes no hashes for them).
+        const checkable = 'file' in info && hashes.length > 0;
+        (checkable ? hashed : unhashed).push({ name, requirement: direct, hashes: checkable ? hashes : [], index });
+        continue;
       }
-      if (!Array.isArray(hashes) || hashes.length === 0) {
-        problems.push({ path: `${at}/hashes`, message: 'is required: a locked package needs at least one sha256 hash' });
-        ok = false;
-      } else if (hashes.some((h) => typeof h !== 'string' || !HASH.test(h))) {
-        problems.push({ path: `${at}/hashes`, message: `must be hashes matching ${HASH.source}` });
-        ok = false;
+      const { version } = info;
+      const exact = typeof version === 'string' && PINNED_VERSION.test(version);
+      if (!(exact || (version === '*' && hashes.length === 0))) {
+        problems.push({
+          path: `${at}/version`,
+          message: version === undefined ? 'is required: a locked package needs an exact ==version' : hashes.length > 0 ? 'must be an exact ==version without wildcards' : 'must be an exact ==version without wildcards, or "*"',
+        });
       }
       const extras = checkExtras(info.extras, `${at}/extras`, problems);
       const markers = checkMarkers(info.markers, `${at}/markers`, problems);
-      const index = checkIndex(info.index, `${at}/index`, sources, problems);
-      if (!ok) continue;
-      entries.push({
-        name,
-        requirement: requirementLine(name, extras, version as string, markers),
-        hashes: [...new Set(hashes as string[])].sort(compareCodePoints),
-        index,
-      });
+      if (!(exact || version === '*')) continue;
+      const entry = { name, requirement: requirementLine(name, extras, exact ? (version as string) : '', markers), hashes, index };
+      (hashes.length > 0 ? hashed : unhashed).push(entry);
     }
   }
-  if (problems.length > 0) throw new SpecificationError('the Pipfile.lock cannot be installed hash-pinned', problems);
-  return groupFiles(entries, sources, 'Generated by Amun from Pipfile.lock (default section): install with pip install --require-hashes --no-deps -r');
+  if (problems.length > 0) throw new SpecificationError('the Pipfile.lock cannot be installed', problems);
+  return [
+    ...groupFiles(hashed, sources, 'Generated by Amun from Pipfile.lock (default section): install with pip install --require-hashes --no-deps -r', true),
+    ...groupFiles(unhashed, sources, 'Generated by Amun from Pipfile.lock (default section, entries without hashes): install with pip install --no-deps -r', false),
+  ];
+}
+
+/** An entry's hashes: [] when it has none, null (with a problem) when they are not sha256 digests. */
+function checkHashes(raw: unknown, path: string, problems: Problem[]): string[] | null {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw) || raw.some((h) => typeof h !== 'string' || !HASH.test(h))) {
+    problems.push({ path, message: `must be hashes matching ${HASH.source}` });
+    return null;
+  }
+  return [...new Set(raw as string[])].sort(compareCodePoints);
 }
 
 /**
@@ -360,7 +465,7 @@ export function pipfileToRequirements(pipfile: Pipfile, pointer = '/python/requi
     }
   }
   if (problems.length > 0) throw new SpecificationError('the Pipfile cannot be installed without a lock', problems);
-  return groupFiles(entries, sources, 'Generated by Amun from Pipfile (packages, no lock): install with pip install -r');
+  return groupFiles(entries, sources, 'Generated by Amun from Pipfile (packages, no lock): install with pip install -r', false);
 }
 
 function indexLines(sources: ReadonlyArray<Source>): string {
@@ -372,7 +477,7 @@ function indexLines(sources: ReadonlyArray<Source>): string {
   return text;
 }
 
-function groupFiles(entries: Entry[], sources: ReadonlyArray<Source>, header: string): RequirementsFile[] {
+function groupFiles(entries: Entry[], sources: ReadonlyArray<Source>, header: string, hashed: boolean): RequirementsFile[] {
   const sorted = [...entries].sort((a, b) => compareCodePoints(a.name, b.name));
   const groups: Array<{ index: string | null; sources: Source[] }> = [];
   if (sorted.some((e) => e.index === null)) groups.push({ index: null, sources: [...sources] });
@@ -387,6 +492,6 @@ function groupFiles(entries: Entry[], sources: ReadonlyArray<Source>, header: st
       for (const hash of entry.hashes) text += ` \\\n    --hash=${hash}`;
       text += '\n';
     }
-    return { index, text };
+    return { index, hashed, text };
   });
 }

@@ -19,9 +19,11 @@ import type { BuildStatus, InspectionSummary, RunReport } from './generated/type
 import { decodeContext, encodeContext } from './context.js';
 import { CorruptDataError, NotFoundError } from './errors.js';
 import { stableJson } from './json.js';
+import { fromOriginalReport } from './results.js';
+import { computeSummary, type SummaryInputs } from './summary.js';
 import { BUILD_CONTEXT_TAGS, isInspectionId, type Layout } from './layout.js';
 import type { ContextFile, FileBody, LogSink, ObjectStore } from './ports.js';
-import { storedSpecification, type Specification } from './specification.js';
+import { parseTimestamp, storedSpecification, type Specification } from './specification.js';
 import { assertStored, validators } from './validation.js';
 
 const JSON_TYPE = 'application/json';
@@ -125,6 +127,64 @@ export class InspectionRecords {
     }
   }
 
+  /**
+   * Writes the listing entry of every inspection the store holds that has none (inspections the
+   * original service wrote, or a listing lost): found by the store's layout (`<prefix>/<id>/` with
+   * a specification), dated by the specification's `@created`; and the summary of each that has
+   * none, from what it stored. Idempotent.
+   */
+  async reindex(): Promise<{ inspections: number; added: number; summaries: number }> {
+    const { store } = this.deps;
+    const listed = new Set<string>();
+    let token: string | undefined;
+    do {
+      const page = await store.list(`${this.layout.indexPrefix}/`, token ? { token } : {});
+      for (const key of page.keys) {
+        const id = this.layout.idFromIndexEntry(key);
+        if (id) listed.add(id);
+      }
+      token = page.nextToken;
+    } while (token);
+    let inspections = 0;
+    let added = 0;
+    let summaries = 0;
+    token = undefined;
+    do {
+      const page = await store.list(`${this.layout.prefix}/`, { delimiter: '/', ...(token ? { token } : {}) });
+      for (const prefix of page.prefixes) {
+        const id = prefix.slice(this.layout.prefix.length + 1, -1);
+        if (!isInspectionId(id)) continue;
+        const value = await this.json(this.layout.specification(id), `specification of ${id}`).catch(() => undefined);
+        if (value === undefined) continue;
+        inspections++;
+        // An inspection without a summary (the original wrote none) gets one from what it stored.
+        if (!(await store.exists(this.layout.summary(id)))) {
+          // Create-once: a summary the pipeline wrote meanwhile wins. One that cannot be computed
+          // (a specification we cannot read) leaves the inspection listed without one.
+          const summary = await this.outcomes(id).then(computeSummary, () => undefined);
+          if (summary) {
+            await this.swapSummary(id, summary, undefined);
+            summaries++;
+          }
+        }
+        if (listed.has(id)) continue;
+        const created = (value as { '@created'?: unknown })['@created'];
+        const at = parseTimestamp(created);
+        await store.put(this.layout.indexEntry(id, Number.isNaN(at) ? 0 : at), '', 'text/plain');
+        added++;
+      }
+      token = page.nextToken;
+    } while (token);
+    return { inspections, added, summaries };
+  }
+
+  /** Whether the listing has no entry at all while the store holds inspections (it was never built). */
+  async indexMissing(): Promise<boolean> {
+    const { store } = this.deps;
+    if ((await store.list(`${this.layout.indexPrefix}/`, { maxKeys: 1 })).keys.length > 0) return false;
+    return (await store.list(`${this.layout.prefix}/`, { delimiter: '/', maxKeys: 1 })).prefixes.length > 0;
+  }
+
   // ------------------------------------------------------------------ the build
 
   /** The build log as it is now; undefined before the build started. */
@@ -187,7 +247,10 @@ export class InspectionRecords {
     return this.json(this.layout.result(id, item), `result ${item} of ${id}`);
   }
 
-  /** An item's report when it matches the schema, `invalid` when not, undefined before it exists. */
+  /**
+   * An item's report when it matches the schema (a report the original service wrote is read as
+   * ours: see fromOriginalReport), `invalid` when not, undefined before it exists.
+   */
   async report(id: string, item: number): Promise<RunReport | 'invalid' | undefined> {
     let value: unknown;
     try {
@@ -196,7 +259,9 @@ export class InspectionRecords {
       return 'invalid';
     }
     if (value === undefined) return undefined;
-    return validators.result(value) ? (value as RunReport) : 'invalid';
+    if (validators.result(value)) return value as RunReport;
+    const original = fromOriginalReport(value);
+    return original && validators.result(original) ? original : 'invalid';
   }
 
   async itemLog(id: string, item: number): Promise<string | undefined> {
@@ -233,6 +298,20 @@ export class InspectionRecords {
       token = page.nextToken;
     } while (token);
     return items;
+  }
+
+  /**
+   * Everything the summary is computed from: the specification, the build status and every
+   * item's report (valid, or `invalid`).
+   */
+  async outcomes(id: string): Promise<SummaryInputs> {
+    const [spec, build, items] = await Promise.all([this.specification(id), this.buildStatus(id), this.resultItems(id)]);
+    const results = new Map<number, RunReport | 'invalid'>();
+    for (const item of items) {
+      const report = await this.report(id, item);
+      if (report !== undefined) results.set(item, report);
+    }
+    return { inspectionId: id, spec, build, results };
   }
 
   /** Whether any item has stored anything yet. */

@@ -20,7 +20,9 @@ export type Specification = InspectionSpecification & { batch_size: number };
  */
 export function storedSpecification(value: unknown): Specification {
   const spec = (value !== null && typeof value === 'object' && !Array.isArray(value) ? value : {}) as InspectionSpecification;
-  return { ...spec, batch_size: spec.batch_size ?? 1, package_manager: spec.package_manager ?? 'micropipenv' };
+  // The original sent batch_size to its workflow as a string, and some of its records kept it so.
+  const size = Number(spec.batch_size ?? 1);
+  return { ...spec, batch_size: Number.isInteger(size) && size > 0 ? size : 1, package_manager: spec.package_manager ?? 'micropipenv' };
 }
 
 /** The original's timestamp style: local-less ISO with microseconds, no zone ("2020-08-05T14:41:01.756319"). */
@@ -28,17 +30,36 @@ export function originalTimestamp(date: Date): string {
   return date.toISOString().replace(/Z$/, '000');
 }
 
+/** An original zone-less UTC timestamp (or an RFC 3339 one) as epoch milliseconds; NaN when it is none. */
+export function parseTimestamp(value: unknown): number {
+  if (typeof value !== 'string') return Number.NaN;
+  return Date.parse(/[zZ]$|[+-][0-9]{2}:?[0-9]{2}$/.test(value) ? value : `${value}Z`);
+}
+
+/**
+ * The '@' fields this service fills. A caller's values for them (a stored specification sent again)
+ * are dropped before validation and filled anew: `@script_fetched` in particular is only ever what
+ * this service fetched. Every other '@' field (the original's `@amun_service_version`, …) is kept.
+ */
+export const SERVICE_FIELDS = ['@created', '@amun_version', '@script_url', '@script_fetched'] as const;
+
 /**
  * Validates a caller's specification (SpecificationError with every problem) and fills the defaults:
  * batch_size 1, package_manager micropipenv, cpu 500m and memory 256Mi for build and run, `@created`
- * and the service version. Fields the caller did not send stay absent, as in the original.
+ * and the service version. Fields the caller did not send stay absent, as in the original; '@'
+ * fields (the original's annotations) are kept as given, except the ones this service fills.
  */
 export function normalizeSpecification(input: unknown, options: { now: Date; version: string }): Specification {
   const deep = tooDeep(input);
   if (deep !== undefined) throw new SpecificationError('invalid specification', [{ path: deep, message: `nested more than ${MAX_INPUT_DEPTH} levels deep` }]);
-  const spec = assertInput<InspectionSpecification>('specification', input, 'specification');
-  const { ['@created']: _c, ['@amun_version']: _v, ['@script_url']: _u, ...given } = spec;
-  const out = structuredClone(given) as Specification;
+  let given: unknown = input;
+  if (given !== null && typeof given === 'object' && !Array.isArray(given)) {
+    const copy: Record<string, unknown> = { ...(given as Record<string, unknown>) };
+    for (const field of SERVICE_FIELDS) delete copy[field];
+    given = copy;
+  }
+  const spec = assertInput<InspectionSpecification>('specification', given, 'specification');
+  const out = structuredClone(spec) as Specification;
   out.batch_size ??= 1;
   out.package_manager ??= 'micropipenv';
   out.build = { ...out.build, requests: { ...DEFAULT_REQUESTS, ...out.build?.requests } };
@@ -46,6 +67,37 @@ export function normalizeSpecification(input: unknown, options: { now: Date; ver
   out['@created'] = originalTimestamp(options.now);
   out['@amun_version'] = options.version;
   return out;
+}
+
+type PythonSection = NonNullable<InspectionSpecification['python']>;
+
+const isEmptyObject = (value: unknown): boolean =>
+  value === undefined || (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0);
+
+/**
+ * The Python stack to install, or undefined when there is none: no `python` section, or the
+ * original's way of saying none, `{requirements: {}, requirements_locked: {}}` (an empty Pipfile
+ * and no lock or an empty one). Its `constraints` still apply to python_packages then.
+ */
+export function pythonStack(spec: Pick<InspectionSpecification, 'python'>): PythonSection | undefined {
+  const python = spec.python;
+  if (python === undefined) return undefined;
+  return isEmptyObject(python.requirements) && isEmptyObject(python.requirements_locked) ? undefined : python;
+}
+
+/** The stack's Pipfile.lock, when it has one: an empty object is no lock. */
+export function lockOf(python: PythonSection): NonNullable<PythonSection['requirements_locked']> | undefined {
+  return isEmptyObject(python.requirements_locked) ? undefined : python.requirements_locked;
+}
+
+/**
+ * The script as the run reports identify it (their `script_sha256`): the text, or, when `script`
+ * is a URL this service fetched, the sha256 of what was fetched (the text itself travels in the
+ * build context, not in the specification).
+ */
+export function reportedScript(spec: Pick<InspectionSpecification, 'script' | '@script_fetched'>): string | { sha256: string } {
+  const fetched = spec['@script_fetched'];
+  return fetched !== undefined ? { sha256: fetched.sha256 } : (spec.script ?? '');
 }
 
 const ID_PREFIX = 'inspection-';

@@ -4,6 +4,7 @@
  */
 import type { BuildStatus, InspectionSpecification, InspectionSummary, RunReport } from './generated/types.js';
 import { compareHardware } from './hardware.js';
+import { parseTimestamp } from './specification.js';
 
 export interface SummaryInputs {
   inspectionId: string;
@@ -18,6 +19,8 @@ export function itemFailed(report: RunReport | 'invalid'): boolean {
 }
 
 export function computeSummary({ inspectionId, spec, build, results }: SummaryInputs): InspectionSummary {
+  // The original service wrote no build status: results exist only from a stack that built.
+  const buildState = build?.state ?? (results.size > 0 ? 'succeeded' : undefined);
   const batchSize = spec.batch_size ?? 1;
   const hasScript = typeof spec.script === 'string' && spec.script.length > 0;
   const items = [...results.entries()]
@@ -36,9 +39,9 @@ export function computeSummary({ inspectionId, spec, build, results }: SummaryIn
 
   let state: InspectionSummary['state'];
   let finished = false;
-  if (!build) {
+  if (!buildState) {
     state = 'pending';
-  } else if (build.state === 'failed') {
+  } else if (buildState === 'failed') {
     state = 'failed';
     finished = true;
   } else if (!hasScript) {
@@ -60,7 +63,7 @@ export function computeSummary({ inspectionId, spec, build, results }: SummaryIn
     state,
     created: spec['@created'] ?? null,
     batch_size: batchSize,
-    build: build?.state ?? null,
+    build: buildState ?? null,
     build_reason: build?.reason ?? null,
     items_done: items.length,
     items_failed: failed,
@@ -70,4 +73,38 @@ export function computeSummary({ inspectionId, spec, build, results }: SummaryIn
     has_script: hasScript,
     items,
   };
+}
+
+/** Reasons that mean Amun could not build or run, not that the stack or the script failed. */
+const AMUN_FAILURES = new Set(['executor_error', 'harness_error', 'lost', 'invalid_result']);
+
+/**
+ * The Argo workflow fields clients of the original read from `status.workflow`, derived from the
+ * summary: phase, startedAt (submission), finishedAt, and progress over the build and the items;
+ * and items_total, the items the inspection runs.
+ */
+export function workflowView(summary: InspectionSummary): Pick<InspectionSummary, 'phase' | 'startedAt' | 'finishedAt' | 'progress' | 'items_total'> {
+  let phase: NonNullable<InspectionSummary['phase']>;
+  if (summary.state === 'succeeded') phase = 'Succeeded';
+  else if (summary.state === 'failed') {
+    const amun = AMUN_FAILURES.has(summary.build_reason ?? '') || summary.items.some((i) => AMUN_FAILURES.has(i.reason ?? ''));
+    phase = amun ? 'Error' : 'Failed';
+  } else if (summary.state === 'pending') phase = 'Pending';
+  else phase = 'Running';
+  const items = summary.has_script === false ? 0 : summary.batch_size;
+  const total = 1 + items;
+  const done = (summary.build ? 1 : 0) + (summary.build === 'succeeded' ? summary.items_done : 0);
+  return {
+    phase,
+    startedAt: summary.created ? rfc3339(summary.created) : null,
+    finishedAt: summary.finished_at ? rfc3339(summary.finished_at) : null,
+    progress: `${Math.min(done, total)}/${total}`,
+    items_total: items,
+  };
+}
+
+/** The original's zone-less UTC timestamps (and ours) as RFC 3339. */
+function rfc3339(timestamp: string): string {
+  const parsed = parseTimestamp(timestamp);
+  return Number.isNaN(parsed) ? timestamp : new Date(parsed).toISOString();
 }

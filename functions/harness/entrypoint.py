@@ -149,6 +149,11 @@ def _utc_now():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
+def _original(moment):
+    """The original's timestamps: UTC without a zone, microseconds (datetime, start_datetime, end_datetime)."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
 def _iso(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -246,9 +251,47 @@ def _shebang_argv(script, first_line):
     return parts + [script]
 
 
+def _is_python_name(word):
+    """python, python3 or python3.X (a path to one, too)."""
+    name = os.path.basename(word)
+    if name == "python" or name == "python3":
+        return True
+    return name.startswith("python3.") and name[len("python3."):].isdigit()
+
+
+def _python_shebang(first_line):
+    """The interpreter options of a '#!' line that names a Python (python, python3, python3.X,
+    directly or through env), as a list; None when it names anything else."""
+    words = first_line[2:].decode("utf-8", "replace").split()
+    if not words:
+        return None
+    if os.path.basename(words[0]) == "env":
+        rest = words[1:]
+        if rest and rest[0] in ("-S", "--split-string"):
+            rest = rest[1:]
+        # env with other options or NAME=VALUE assignments runs as written: PATH finds the venv's
+        # python first anyway (child_environment).
+        if not rest or rest[0].startswith("-") or "=" in rest[0] or not _is_python_name(rest[0]):
+            return None
+        return rest[1:]
+    if not _is_python_name(words[0]):
+        return None
+    return words[1:]
+
+
 def command_for(script, content, python):
-    """(argv, description) to run the script with."""
+    """(argv, description) to run the script with.
+
+    A Python script (no '#!' line, or one naming python, python3 or python3.X, by path or through
+    env) runs with the stack's interpreter, `python` (the venv's when there is one), keeping the
+    options its '#!' line gives: as the original, which ran every script with the venv's python3.
+    A '#!' line naming anything else (bash, perl, python2...) runs the script directly."""
     if content.startswith(b"#!"):
+        first_line = content.split(b"\n", 1)[0]
+        options = _python_shebang(first_line)
+        if options is not None:
+            named = first_line[2:].decode("utf-8", "replace").strip()
+            return [python] + options + [script], "with %s (its '#!' line names %s)" % (python, named)
         if not os.access(script, os.X_OK):
             try:
                 mode = os.stat(script).st_mode
@@ -257,7 +300,7 @@ def command_for(script, content, python):
                 pass  # read-only mount: run the interpreter named in the '#!' line instead
         if os.access(script, os.X_OK):
             return [script], "directly"
-        return _shebang_argv(script, content.split(b"\n", 1)[0]), "through its '#!' interpreter"
+        return _shebang_argv(script, first_line), "through its '#!' interpreter"
     return [python, script], "with %s" % python
 
 
@@ -626,7 +669,9 @@ def write_atomically(directory, name, text):
 def base_result(options):
     now = _utc_now()
     result = {
-        "datetime": now.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        "datetime": _original(now),
+        "start_datetime": _original(now),
+        "end_datetime": _original(now),
         "started_at": _iso(now),
         "finished_at": _iso(now),
         "wall_time": 0.0,
@@ -735,7 +780,9 @@ def run(options, result, scratch):
     result["exit_code"] = returncode
     result["started_at"] = _iso(started_wall)
     result["finished_at"] = _iso(finished_wall)
-    result["datetime"] = finished_wall.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    result["datetime"] = _original(finished_wall)
+    result["start_datetime"] = _original(started_wall)
+    result["end_datetime"] = _original(finished_wall)
     result["wall_time"] = round(max(wall, 0.0), 6)
     if runner.reason:
         result["reason"] = runner.reason
@@ -791,7 +838,8 @@ def _fail(result, reason, message):
     finished = _utc_now()
     if result.get("exit_code") is None:
         result["finished_at"] = _iso(finished)
-        result["datetime"] = finished.strftime("%Y-%m-%dT%H:%M:%S.%f")
+        result["datetime"] = _original(finished)
+        result["end_datetime"] = _original(finished)
 
 
 def main(argv=None):

@@ -84,7 +84,8 @@ export class AmunFunction extends Construct {
       applicationLogLevelV2: ApplicationLogLevel.INFO,
       systemLogLevelV2: SystemLogLevel.WARN,
       tracing: Tracing.ACTIVE,
-      bundling: lambdaBundling({ kubernetesClient: props.kubernetesClient }),
+      // The HTTP function serves the API's documentation page: its Swagger UI files travel in the bundle.
+      bundling: lambdaBundling({ kubernetesClient: props.kubernetesClient, swaggerUi: route.trigger.kind === 'http' }),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         [ENV.logLevel]: 'INFO',
@@ -214,6 +215,21 @@ export class AmunFunction extends Construct {
       this.allow({ sid: 'ReadImageManifests', actions: ['ecr:BatchGetImage'], resources: [cluster.repository.repositoryArn] });
     }
     return this;
+  }
+
+  /**
+   * Reads the queues' depths (GET /metrics, readiness): each URL in its variable (when the
+   * configuration has one) and sqs:GetQueueAttributes on each queue and its dead-letter queue;
+   * nothing is received or sent.
+   */
+  readsQueueDepths(queues: ReadonlyArray<{ variable: string | undefined; queue: AmunQueue }>): this {
+    if (queues.length === 0) return this;
+    for (const { variable, queue } of queues) if (variable) this.setEnv(variable, queue.queue.queueUrl);
+    return this.allow({
+      sid: 'ReadQueueDepths',
+      actions: ['sqs:GetQueueAttributes'],
+      resources: queues.flatMap(({ queue }) => [queue.queue.queueArn, queue.deadLetterQueue.queueArn]),
+    });
   }
 
   /**

@@ -1,16 +1,22 @@
 /**
- * The HTTP API in front of the `api` function: every path under the route's base path, IAM
- * authorization unless JWT is configured, stage throttling, JSON access logs.
+ * The HTTP API in front of the `api` function: every path under the route's base path, the base
+ * path itself, and the operations paths at the root (/readiness, /liveness, /metrics); IAM
+ * authorization unless JWT is configured, except on the public paths (functions/api/paths.ts:
+ * version, the OpenAPI document, the UI, health), which reveal nothing about inspections and
+ * answer without it as they do locally; CORS for the configured origins (off by default); stage
+ * throttling, JSON access logs.
  */
-import type { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination, type IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CorsHttpMethod, HttpApi, HttpMethod, HttpNoneAuthorizer, HttpStage, LogGroupLogDestination, type IHttpRouteAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { API_BASE, CORS_POLICY, OPERATIONS_PATHS, PUBLIC_PATHS, UI_PATH } from '../../functions/api/paths.js';
 import type { ApiAuth } from '../context.js';
+import { acknowledge } from '../nag.js';
 
 export interface AmunHttpApiProps {
   deployment: string;
@@ -18,6 +24,8 @@ export interface AmunHttpApiProps {
   basePath: string;
   handler: IFunction;
   auth: ApiAuth;
+  /** Origins whose pages may call the API (CORS preflights answered by the gateway); empty: none. */
+  allowedOrigins?: ReadonlyArray<string>;
   throttle: { rateLimit: number; burstLimit: number };
   logRetention: RetentionDays;
   logRemovalPolicy: RemovalPolicy;
@@ -61,12 +69,36 @@ export class AmunHttpApi extends Construct {
       description: 'Amun v1 API',
       createDefaultStage: false,
       defaultAuthorizer: authorizer,
+      // With origins listed the gateway answers preflights itself (an authorizer would refuse them) and adds the CORS headers.
+      ...(props.allowedOrigins && props.allowedOrigins.length > 0
+        ? {
+            corsPreflight: {
+              allowOrigins: [...props.allowedOrigins],
+              allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST],
+              allowHeaders: CORS_POLICY.headers.split(', '),
+              exposeHeaders: [CORS_POLICY.exposeHeaders],
+              maxAge: Duration.seconds(CORS_POLICY.maxAgeSeconds),
+            },
+          }
+        : {}),
     });
-    this.api.addRoutes({
-      path: `${props.basePath}/{proxy+}`,
-      methods: [HttpMethod.ANY],
-      integration: new HttpLambdaIntegration('Api', props.handler),
-    });
+    const integration = new HttpLambdaIntegration('Api', props.handler);
+    this.api.addRoutes({ path: `${props.basePath}/{proxy+}`, methods: [HttpMethod.ANY], integration });
+    // `{proxy+}` matches below the base path only: the path list at the base path itself, the operations at the root.
+    const authorized = [props.basePath, OPERATIONS_PATHS.metrics];
+    // The handler's own public paths (paths.ts), plus everything below the UI: no authorizer, as locally without a token.
+    const open = props.basePath === API_BASE ? [...PUBLIC_PATHS, UI_PATH, `${UI_PATH}/{proxy+}`] : [];
+    for (const path of authorized) this.api.addRoutes({ path, methods: [HttpMethod.GET], integration });
+    for (const path of open) {
+      for (const route of this.api.addRoutes({ path, methods: [HttpMethod.GET], integration, authorizer: new HttpNoneAuthorizer() })) {
+        acknowledge(route, [
+          {
+            id: 'AwsSolutions-APIG4',
+            reason: `GET ${path} is public by design (docs/SECURITY.md, "Public endpoints"): the version, the API description, its documentation page and health reveal nothing about inspections; stage throttling bounds what calling it costs.`,
+          },
+        ]);
+      }
+    }
 
     this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.logRemovalPolicy });
     // `$default`: the handler routes on the raw path, which a named stage would prefix.

@@ -7,6 +7,7 @@
  * - a signal to the process a supervisor holds (`npm start`) stops the server;
  * - every documented variable has its effect through the one configuration reader.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -204,7 +205,10 @@ describe('every documented variable takes effect', () => {
   it('AMUN_SCRIPT_ALLOW_HTTP and AMUN_SCRIPT_ALLOW_PRIVATE: a script from a loopback http URL is fetched', async () => {
     const r = await submit({ base: 'fedora:40', script: `${scriptBase}/ok.py` });
     expect(r.status).toBe(202);
-    expect(r.body.parameters.script).toContain('"from": "url"');
+    // The specification keeps the URL; what was fetched is recorded beside it.
+    expect(r.body.parameters.script).toBe(`${scriptBase}/ok.py`);
+    const served = 'import json\nprint(json.dumps({"from": "url"}))\n';
+    expect(r.body.parameters['@script_fetched']).toEqual({ url: `${scriptBase}/ok.py`, sha256: createHash('sha256').update(served).digest('hex'), bytes: Buffer.byteLength(served) });
   });
 
   it('AMUN_SCRIPT_MAX_BYTES and AMUN_SCRIPT_TIMEOUT_MS: a larger or slower script is refused', async () => {

@@ -131,7 +131,12 @@ describe('events/ fixtures on the real handlers', () => {
       'apigw/generate-dockerfile.json': { status: 200, answer: 'dockerfileAnswer', check: (b) => expect(b.dockerfile).toContain('FROM quay.io/thoth-station/s2i-thoth-ubi8-py38:v0.32.3') },
       'apigw/list-first-page.json': { status: 200, answer: 'listingAnswer', check: (b) => expect(b.parameters).toMatchObject({ page: 1, limit: 100 }) },
       'apigw/list-page-2.json': { status: 200, answer: 'listingAnswer', check: (b) => expect(b.parameters).toMatchObject({ page: 2, limit: 3 }) },
-      'apigw/list-page-0.json': { status: 400, answer: 'errorAnswer', check: (b) => expect(b.problems[0].path).toBe('/page') },
+      // As the original clamped: page 0 reads as the first page.
+      'apigw/list-page-0.json': { status: 200, answer: 'listingAnswer', check: (b) => expect(b.parameters).toMatchObject({ page: 1, limit: 100 }) },
+      'apigw/get-liveness.json': { status: 200, check: (b) => expect(b.status).toBe('ready') },
+      'apigw/get-readiness.json': { status: 200, check: (b) => expect(b.status).toBe('ready') },
+      'apigw/get-paths.json': { status: 200, check: (b) => expect(b.paths).toContain('/api/v1/inspect/{inspection_id}/job/batch-size') },
+      'apigw/preflight-foreign-origin.json': { status: 403, answer: 'errorAnswer' },
       'apigw/get-status.json': { status: 404, answer: 'errorAnswer', check: (b) => expect(b.parameters).toEqual({ inspection_id: 'inspection-fixture-00000000' }) },
       'apigw/get-status-uppercase-id.json': { status: 400, answer: 'errorAnswer', check: (b) => expect(b.problems[0].path).toBe('/inspection_id') },
       'apigw/get-specification.json': { status: 404, answer: 'errorAnswer' },

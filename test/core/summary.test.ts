@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import type { BuildStatus, InspectionSpecification, RunReport } from '../../functions/core/generated/types.js';
-import { computeSummary } from '../../functions/core/summary.js';
-import { syntheticResult } from '../../functions/core/results.js';
+import { computeSummary, workflowView } from '../../functions/core/summary.js';
+import { fromOriginalReport, syntheticResult } from '../../functions/core/results.js';
 import { validators } from '../../functions/core/validation.js';
 
 const spec: InspectionSpecification = { base: 'x', batch_size: 3, script: 'print(1)', '@created': '2026-01-01T00:00:00.000000' };
@@ -43,5 +45,53 @@ describe('computeSummary', () => {
     const s = computeSummary({ inspectionId: 'i', spec, build, results: new Map([[0, 'invalid' as const]]) });
     expect(s.items).toEqual([{ item: 0, exit_code: null, reason: 'invalid_result', wall_time: null, hardware_match: null }]);
     expect(s.items_failed).toBe(1);
+  });
+});
+
+describe("the original's results and workflow fields", () => {
+  const example = join(import.meta.dirname, '..', '..', '..', 'shared', 'fixtures', 'amun-example', 'inspection-rhtf-conv2d-0f845f38', 'results', '0', 'result');
+  const stored = JSON.parse(readFileSync(example, 'utf8')) as Record<string, unknown>;
+
+  it('reads a report the original wrote (datetime only): started and finished at its datetime, wall time not measured, on the cluster', () => {
+    const report = fromOriginalReport(stored);
+    expect(report).toMatchObject({ started_at: '2020-08-05T14:49:50.644Z', finished_at: '2020-08-05T14:49:50.644Z', wall_time: null, executor: 'kubernetes', reason: null, exit_code: 0 });
+    expect(report?.stdout).toEqual(stored.stdout);
+  });
+
+  it("takes its later start_datetime and end_datetime for the run's times and wall time", () => {
+    const report = fromOriginalReport({ ...stored, start_datetime: '2020-08-05T14:49:40.500000', end_datetime: '2020-08-05T14:49:50.750000' });
+    expect(report).toMatchObject({ started_at: '2020-08-05T14:49:40.500Z', finished_at: '2020-08-05T14:49:50.750Z', wall_time: 10.25 });
+    // An end before the start is not a duration.
+    expect(fromOriginalReport({ ...stored, start_datetime: '2020-08-05T14:49:50.750000', end_datetime: '2020-08-05T14:49:40.500000' })?.wall_time).toBeNull();
+  });
+
+  it('is no report without its keys, a readable datetime, or an integer exit code', () => {
+    const { usage: _u, ...noUsage } = stored;
+    expect(fromOriginalReport(noUsage)).toBeUndefined();
+    expect(fromOriginalReport({ ...stored, datetime: 'yesterday' })).toBeUndefined();
+    expect(fromOriginalReport({ ...stored, exit_code: '0' })).toBeUndefined();
+    expect(fromOriginalReport([stored])).toBeUndefined();
+  });
+
+  it('summarizes results without a build status as built (the original stored none)', () => {
+    const report = fromOriginalReport(stored) as RunReport;
+    const s = computeSummary({ inspectionId: 'i', spec: { ...spec, batch_size: 20 }, build: undefined, results: new Map([[0, report]]) });
+    expect(s).toMatchObject({ state: 'running', build: 'succeeded', items_done: 1, batch_size: 20 });
+    expect(workflowView(s)).toEqual({ phase: 'Running', startedAt: '2026-01-01T00:00:00.000Z', finishedAt: null, progress: '2/21', items_total: 20 });
+  });
+
+  it('maps states to Argo phases: Pending, Running, Succeeded, Failed for the stack or the script, Error for Amun', () => {
+    const view = (b: BuildStatus | undefined, results: Array<[number, RunReport]>) => workflowView(computeSummary({ inspectionId: 'i', spec, build: b, results: new Map(results) }));
+    expect(view(undefined, [])).toMatchObject({ phase: 'Pending', progress: '0/4', finishedAt: null });
+    expect(view(build, [[0, report(0, 0, '2026-01-01T00:00:04Z')]])).toMatchObject({ phase: 'Running', progress: '2/4' });
+    const ok = [0, 1, 2].map((i): [number, RunReport] => [i, report(i, 0, `2026-01-01T00:00:0${5 + i}Z`)]);
+    expect(view(build, ok)).toEqual({ phase: 'Succeeded', startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:07.000Z', progress: '4/4', items_total: 3 });
+    const scriptFailed: Array<[number, RunReport]> = ok.map(([i, r]) => [i, i === 2 ? { ...r, exit_code: 1 } : r]);
+    expect(view(build, scriptFailed).phase).toBe('Failed');
+    const lost: Array<[number, RunReport]> = ok.map(([i, r]) => [i, i === 2 ? { ...r, exit_code: null, reason: 'executor_error' } : r]);
+    expect(view(build, lost).phase).toBe('Error');
+    expect(view({ ...build, state: 'failed', reason: 'build_failed' }, [])).toMatchObject({ phase: 'Failed', progress: '1/4' });
+    const noScript = workflowView(computeSummary({ inspectionId: 'i', spec: { base: 'x', '@created': '2026-01-01T00:00:00.000000' }, build, results: new Map() }));
+    expect(noScript).toMatchObject({ phase: 'Succeeded', progress: '1/1', items_total: 0 });
   });
 });

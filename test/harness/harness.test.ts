@@ -105,6 +105,12 @@ describe('entrypoint.py', () => {
     expect(result.script_sha256).toBe(createHash('sha256').update(readFileSync(run.script)).digest('hex'));
     expect(Date.parse(result.finished_at as string)).toBeGreaterThanOrEqual(Date.parse(result.started_at as string));
     expect(result.datetime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
+    // The original's later fields: the script's start and end, zone-less UTC, the same instants.
+    const fields = result as unknown as Record<string, string>;
+    for (const [original, ours] of [['start_datetime', 'started_at'], ['end_datetime', 'finished_at']] as const) {
+      expect(fields[original]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
+      expect(Math.abs(Date.parse(`${fields[original]}Z`) - Date.parse(fields[ours] ?? ''))).toBeLessThanOrEqual(1);
+    }
 
     const hwinfo = JSON.parse(readFileSync(join(run.output, 'hwinfo'), 'utf8')) as unknown;
     expect(validators.hwinfo(hwinfo)).toBe(true);

@@ -15,6 +15,7 @@ describe('readContext', () => {
       storePrefix: 'inspections',
       specsPrefix: 'specs/',
       apiAuth: { kind: 'iam' },
+      allowedOrigins: [],
       throttle: { rateLimit: contextDefaults.throttleRateLimit, burstLimit: contextDefaults.throttleBurstLimit },
       logRetention: 30,
       retainData: true,

@@ -64,6 +64,7 @@ const variants: Array<[string, Record<string, unknown>]> = [
   ['data removed with the stack', { retainData: false }],
   ['cluster endpoint given', { eksClusterEndpoint: 'https://ABC.gr7.eu-west-1.eks.amazonaws.com', eksClusterCaData: 'LS0tLS1CRUdJTg==' }],
   ['EKS access policies', { eksAccess: 'policy' }],
+  ['CORS for listed origins', { allowedOrigins: 'https://app.example.com' }],
 ];
 
 describe.each(variants)('cdk-nag, %s', (_name, context) => {

@@ -102,10 +102,11 @@ describe('kubernetes executor on the embedded stack', () => {
     const tarball = await stack.app.store.get(`inspections/${id}/build/context.tar.gz`);
     const tar = gunzipSync(tarball!);
     expect(tar.subarray(0, 10).toString('utf8')).toBe('Dockerfile');
-    // The build stage wrote no status: the Job reports it. Status says the build runs.
+    // The build stage wrote no status: the Job reports it. Status says, in the original's pod
+    // vocabulary, that the build is being scheduled (its Job exists, no pod of it runs yet).
     await stack.idle();
     expect(await stack.app.store.exists(stack.app.layout.buildStatus(id))).toBe(false);
-    expect((await api(stack.apiUrl, 'GET', `/api/v1/inspect/${id}/status`)).body.status.build.state).toBe('running');
+    expect((await api(stack.apiUrl, 'GET', `/api/v1/inspect/${id}/status`)).body.status.build.state).toBe('scheduling');
 
     // The build message redelivered (same delivery, after a crash) meets the same Job (409) and
     // creates nothing new; a duplicate of it (another delivery) leaves the build to the first.

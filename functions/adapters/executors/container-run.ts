@@ -24,6 +24,7 @@ import { IMAGE_PATHS } from '../../core/dockerfile.js';
 import type { RunReport } from '../../core/generated/types.js';
 import type { RunOutput, RunRequest } from '../../core/ports.js';
 import { syntheticResult } from '../../core/results.js';
+import { reportedScript } from '../../core/specification.js';
 import type { ContainerEngine } from './container-engine.js';
 import type { SpawnResult } from './spawn.js';
 
@@ -91,7 +92,7 @@ export class ContainerRunner {
   async run(request: RunRequest): Promise<RunOutput> {
     await this.sweep();
     const startedAt = new Date();
-    const script = request.spec.script ?? '';
+    const script = reportedScript(request.spec);
     const synthetic = (reason: NonNullable<RunReport['reason']>, message: string, stderr = '', exitCode: number | null = null): RunOutput => ({
       result: Buffer.from(JSON.stringify(syntheticResult({
         inspectionId: request.inspectionId, item: request.item, executor: 'container', reason, message, script,

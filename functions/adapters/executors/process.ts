@@ -20,12 +20,13 @@
  */
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DEFAULT_OUTPUT_LIMITS, type OutputLimits } from '../../config.js';
 import type { BuildOutcome, BuildRequest, Executor, LogSink, RunOutput, RunRequest } from '../../core/ports.js';
 import { syntheticResult } from '../../core/results.js';
-import { CONTEXT_PATHS } from '../../core/dockerfile.js';
+import { CONTEXT_PATHS, imagePath } from '../../core/dockerfile.js';
+import { lockOf, pythonStack, reportedScript } from '../../core/specification.js';
 import { RUN_TOKEN_VARIABLE, RunRegistry, containmentPrefix } from './containment.js';
 import { writeContext } from './context-files.js';
 import { run } from './spawn.js';
@@ -83,9 +84,13 @@ export class ProcessExecutor implements Executor {
     const prepared = await this.ensureStack(request.stackDigest, log, async (dir) => {
       await writeContext(dir, request.context);
       await placeFiles(dir, request.spec);
-      for (const step of pythonSteps(request, dir, this.python)) {
+      const steps = pythonSteps(request, dir, this.python);
+      const env = steps.length > 0 ? await pipEnvironment(request, dir) : undefined;
+      const cwd = join(dir, 'rootfs', 'home', 'amun');
+      if (steps.length > 0) await mkdir(cwd, { recursive: true });
+      for (const step of steps) {
         log.write(`$ ${[step.command, ...step.args].join(' ')}\n`);
-        const result = await run(step.command, step.args, { cwd: dir, log, timeoutMs: this.options.buildTimeoutMs ?? 30 * 60_000, ...(request.signal ? { signal: request.signal } : {}) });
+        const result = await run(step.command, step.args, { cwd, env, log, timeoutMs: this.options.buildTimeoutMs ?? 30 * 60_000, ...(request.signal ? { signal: request.signal } : {}) });
         if (result.code !== 0) {
           const message = result.timedOut ? `${step.what} timed out` : `${step.what} failed with exit code ${result.code ?? result.signal}`;
           log.write(`${message}\n`);
@@ -148,7 +153,7 @@ export class ProcessExecutor implements Executor {
     const startedAt = new Date();
     const digest = request.build.stack_digest ?? '';
     const stack = request.build.image ?? this.workDir(digest);
-    const script = request.spec.script ?? '';
+    const script = reportedScript(request.spec);
     const fail = (reason: 'harness_error' | 'executor_error' | 'no_python', message: string, stderr = ''): RunOutput => ({
       result: Buffer.from(JSON.stringify(syntheticResult({ inspectionId: request.inspectionId, item: request.item, executor: 'process', reason, message, script, startedAt, finishedAt: new Date(), hostname: hostname(), stderr }))),
       log: Buffer.from(stderr),
@@ -174,6 +179,9 @@ export class ProcessExecutor implements Executor {
       // A fresh copy of the spec's files for every run: what one run changes, no other run sees.
       if (existsSync(join(stack, 'rootfs'))) await cp(join(stack, 'rootfs'), paths.files, { recursive: true, preserveTimestamps: true });
       else await mkdir(paths.files);
+      // Files given relative to /home/amun are in the run's working directory, as in an image.
+      const home = join(paths.files, 'home', 'amun');
+      if (existsSync(home)) await cp(home, paths.home, { recursive: true, preserveTimestamps: true });
       const token = this.registry.newToken();
       const env = this.environment(request, paths, token);
       const output = this.options.output ?? DEFAULT_OUTPUT_LIMITS;
@@ -289,12 +297,16 @@ interface Step {
 
 /**
  * The Python part of the generated build, replayed on the host into `<stack>/venv`: the same
- * requirement files the image build installs (hash-pinned ones from a lock with --require-hashes).
- * python_packages go into the venv too, since the host's own python3 is not ours to change.
+ * requirement files the image build installs (hash-pinned ones from a lock with --require-hashes,
+ * lock entries without hashes with --no-deps only). python_packages go into the venv too, since
+ * the host's own python3 is not ours to change. The steps run after the user's files are placed,
+ * in `<stack>/rootfs/home/amun` (relative paths of a lock resolve there, as against /home/amun in
+ * an image), with pipEnvironment().
  */
 function pythonSteps(request: BuildRequest, dir: string, python: string): Step[] {
   const { spec, context } = request;
-  const needsVenv = spec.python !== undefined || (spec.python_packages?.length ?? 0) > 0;
+  const stack = pythonStack(spec);
+  const needsVenv = stack !== undefined || (spec.python_packages?.length ?? 0) > 0;
   if (!needsVenv) return [];
   const venvPython = join(dir, 'venv', 'bin', 'python3');
   const pip = (what: string, ...args: string[]): Step => ({ what, command: venvPython, args: ['-m', 'pip', 'install', '--disable-pip-version-check', ...args] });
@@ -302,19 +314,53 @@ function pythonSteps(request: BuildRequest, dir: string, python: string): Step[]
   if (spec.upgrade_pip) steps.push(pip('upgrading pip', '--upgrade', 'pip'));
   if (context.some((f) => f.path === CONTEXT_PATHS.pythonPackages)) steps.push(pip('installing python_packages', '-r', join(dir, CONTEXT_PATHS.pythonPackages)));
   const files = (prefix: string): string[] => context.map((f) => f.path).filter((p) => p.startsWith(prefix)).sort();
-  if (spec.python !== undefined && spec.package_manager === 'pipenv') {
-    steps.push({ what: 'installing the Pipfile stack with pipenv', command: 'pipenv', args: ['install', ...(spec.python.requirements_locked ? ['--deploy'] : [])] });
+  if (stack !== undefined && spec.package_manager === 'pipenv') {
+    steps.push({ what: 'installing the Pipfile stack with pipenv', command: 'pipenv', args: ['install', ...(lockOf(stack) ? ['--deploy'] : [])] });
   } else {
     for (const file of files(CONTEXT_PATHS.lockRequirementsPrefix)) steps.push(pip('installing the locked stack', '--require-hashes', '--no-deps', '-r', join(dir, file)));
+    for (const file of files(CONTEXT_PATHS.unhashedRequirementsPrefix)) steps.push(pip('installing the lock entries without hashes (not hash-checked)', '--no-deps', '-r', join(dir, file)));
     for (const file of files(CONTEXT_PATHS.pipfileRequirementsPrefix)) steps.push(pip('installing the Pipfile stack', '-r', join(dir, file)));
   }
   return steps;
 }
 
-/** User files at their paths under `<stack>/rootfs` (each run gets a copy; AMUN_FILES_ROOT tells the script where). */
+/**
+ * The environment of the Python steps: the server's, with
+ * - the stack's constraints as PIP_CONSTRAINT (as the image build sets it);
+ * - the user's pip configuration from `files[]` where pip looks for it in an image built as root:
+ *   HOME is `<rootfs>/root` (~/.config/pip/pip.conf, ~/.pip/pip.conf), and XDG_CONFIG_DIRS names
+ *   `<rootfs>/etc/xdg` and a copy of `<rootfs>/etc/pip.conf` (pip reads /etc/pip.conf itself, so
+ *   the user's one is handed over as another global file); pip's cache stays where it was;
+ * - pipenv pointed at the stack's Pipfile and venv (as install-python.sh does in an image).
+ */
+async function pipEnvironment(request: BuildRequest, dir: string): Promise<NodeJS.ProcessEnv> {
+  const rootfs = join(dir, 'rootfs');
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  env.XDG_CACHE_HOME = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  env.HOME = join(rootfs, 'root');
+  delete env.XDG_CONFIG_HOME;
+  const globalDirs = [join(rootfs, 'etc', 'xdg')];
+  if (existsSync(join(rootfs, 'etc', 'pip.conf'))) {
+    const shim = join(dir, '.amun-pip-global');
+    await mkdir(join(shim, 'pip'), { recursive: true });
+    await cp(join(rootfs, 'etc', 'pip.conf'), join(shim, 'pip', 'pip.conf'));
+    globalDirs.push(shim);
+  }
+  env.XDG_CONFIG_DIRS = [...globalDirs, ...(process.env.XDG_CONFIG_DIRS || '/etc/xdg').split(':')].join(':');
+  if (request.context.some((f) => f.path === CONTEXT_PATHS.constraints)) env.PIP_CONSTRAINT = join(dir, CONTEXT_PATHS.constraints);
+  else delete env.PIP_CONSTRAINT;
+  Object.assign(env, { VIRTUAL_ENV: join(dir, 'venv'), PIPENV_PIPFILE: join(dir, CONTEXT_PATHS.pipfile), PIPENV_IGNORE_VIRTUALENVS: '0', PIPENV_YES: '1' });
+  env.PATH = `${join(dir, 'venv', 'bin')}:${process.env.PATH || '/usr/local/bin:/usr/bin:/bin'}`;
+  return env;
+}
+
+/**
+ * User files at their paths under `<stack>/rootfs`, relative ones under `<rootfs>/home/amun` (each
+ * run gets a copy; AMUN_FILES_ROOT tells the script where).
+ */
 async function placeFiles(dir: string, spec: BuildRequest['spec']): Promise<void> {
   for (const [i, file] of (spec.files ?? []).entries()) {
-    const target = join(dir, 'rootfs', file.path);
+    const target = join(dir, 'rootfs', imagePath(file.path));
     await mkdir(dirname(target), { recursive: true });
     await writeFile(target, await readFile(join(dir, `${CONTEXT_PATHS.filesDir}${i}`)));
   }

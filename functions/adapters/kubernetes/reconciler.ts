@@ -10,6 +10,7 @@ import { NotFoundError } from '../../core/errors.js';
 import type { BuildStatus } from '../../core/generated/types.js';
 import type { Clock } from '../../core/ports.js';
 import type { InspectionRecords } from '../../core/records.js';
+import { reportedScript } from '../../core/specification.js';
 import { validators } from '../../core/validation.js';
 import type { ImageRecords } from './images.js';
 import type { KubeApi } from './kube-api.js';
@@ -100,7 +101,7 @@ export class Reconciler {
       const stored = statusStored ? await records.buildStatus(id).catch(() => undefined) : undefined;
       return reconcileBuild(job, { statusStored, stored, now, policy: this.policy });
     }
-    return reconcileRun(job, { stored: await records.itemsWithResult(id), script: spec.script ?? '', now, policy: this.policy });
+    return reconcileRun(job, { stored: await records.itemsWithResult(id), script: reportedScript(spec), now, policy: this.policy });
   }
 
   private async logs(refs: ReadonlyArray<LogRef>): Promise<string> {

@@ -58,27 +58,43 @@ export const apiSchema = {
       ],
       "properties": {
         "version": {
+          "description": "Amun's version, e.g. 1.0.0.",
           "type": "string"
         },
         "service_version": {
+          "description": "Which versions of Amun and of its store layout answer: `<version>+store-layout.<n>`, e.g. 1.0.0+store-layout.1 (SemVer build metadata, the shape the original used). Also sent as the X-Amun-Version header on every answer.",
           "type": "string"
         }
       }
     },
     "DockerfileAnswer": {
       "title": "DockerfileAnswer",
+      "description": "The original's answer (the specification under parameters), plus the build context the Dockerfile's COPY lines read.",
       "type": "object",
       "additionalProperties": false,
       "required": [
         "dockerfile",
-        "parameters"
+        "parameters",
+        "context"
       ],
       "properties": {
         "dockerfile": {
           "type": "string"
         },
         "parameters": {
-          "$ref": "#/definitions/Parameters"
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "specification"
+          ],
+          "properties": {
+            "specification": {
+              "$ref": "urn:amun:schema:specification"
+            }
+          }
+        },
+        "context": {
+          "$ref": "urn:amun:schema:build-context"
         }
       }
     },
@@ -212,7 +228,7 @@ export const apiSchema = {
       }
     },
     "BuildStatusView": {
-      "description": "The original's build status shape.",
+      "description": "The original's build status shape (its pod status report): state scheduling (not started yet), waiting (its pod waits for an image or a node), running, terminated.",
       "type": [
         "object",
         "null"
@@ -260,7 +276,8 @@ export const apiSchema = {
         "state": {
           "type": "string",
           "enum": [
-            "pending",
+            "scheduling",
+            "waiting",
             "running",
             "terminated"
           ]
@@ -305,6 +322,79 @@ export const apiSchema = {
         },
         "parameters": {
           "$ref": "#/definitions/Parameters"
+        }
+      }
+    },
+    "HealthCheck": {
+      "title": "HealthCheck",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "ok",
+        "ms"
+      ],
+      "properties": {
+        "ok": {
+          "type": "boolean"
+        },
+        "ms": {
+          "description": "How long the check took, in milliseconds.",
+          "type": "number",
+          "minimum": 0
+        },
+        "error": {
+          "description": "Why it failed: a timeout, or the kind of error (no addresses, no internals).",
+          "type": "string"
+        }
+      }
+    },
+    "HealthAnswer": {
+      "title": "HealthAnswer",
+      "description": "GET /readiness and /liveness: the original's {status, version}. Readiness adds what it checked (the store, the work queue) and answers 503 with `error` when one failed.",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "status",
+        "version"
+      ],
+      "properties": {
+        "status": {
+          "type": "string",
+          "enum": [
+            "ready",
+            "not ready"
+          ]
+        },
+        "version": {
+          "description": "The service_version that answers (GET /api/v1/version).",
+          "type": "string"
+        },
+        "checks": {
+          "type": "object",
+          "additionalProperties": {
+            "$ref": "#/definitions/HealthCheck"
+          }
+        },
+        "error": {
+          "description": "Which checks failed and why (503 only).",
+          "type": "string"
+        }
+      }
+    },
+    "PathsAnswer": {
+      "title": "PathsAnswer",
+      "description": "GET /api/v1: every path the v1 API serves, as the original's root listed them (`{inspection_id}` marks a parameter).",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "paths"
+      ],
+      "properties": {
+        "paths": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          }
         }
       }
     }
@@ -1070,6 +1160,14 @@ export const resultSchema = {
       "description": "When the run ended (UTC, the original's format).",
       "type": "string"
     },
+    "start_datetime": {
+      "description": "When the script started (UTC, the original's format; its later results carry it).",
+      "type": "string"
+    },
+    "end_datetime": {
+      "description": "When the script ended (UTC, the original's format; its later results carry it).",
+      "type": "string"
+    },
     "started_at": {
       "type": "string",
       "format": "date-time"
@@ -1079,8 +1177,11 @@ export const resultSchema = {
       "format": "date-time"
     },
     "wall_time": {
-      "description": "Seconds from script start to exit.",
-      "type": "number",
+      "description": "Seconds from script start to exit; null when not measured (a report the original service wrote).",
+      "type": [
+        "number",
+        "null"
+      ],
       "minimum": 0
     },
     "exit_code": {
@@ -1339,6 +1440,12 @@ export const specificationSchema = {
   "required": [
     "base"
   ],
+  "patternProperties": {
+    "^@(?!(?:created|amun_version|script_url|script_fetched)$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$": {
+      "tsType": "unknown",
+      "description": "Fields starting with '@' are the service's annotations (the original stored '@created', '@amun_service_version', ...): accepted and kept as given, so a stored specification can be sent again; those this service fills are replaced."
+    }
+  },
   "properties": {
     "base": {
       "description": "Base container image reference (registry/name:tag or @sha256 digest).",
@@ -1375,7 +1482,7 @@ export const specificationSchema = {
       }
     },
     "python_packages": {
-      "description": "Python requirements installed with pip (name, extras, version specifiers).",
+      "description": "PEP 508 requirements installed with pip (name, extras, version specifiers or a `name @ URL`, markers), written one per line to a requirements file.",
       "type": "array",
       "maxItems": 256,
       "items": {
@@ -1394,6 +1501,19 @@ export const specificationSchema = {
         },
         "requirements_locked": {
           "$ref": "#/definitions/pipfileLock"
+        },
+        "runtime_environment": {
+          "description": "Thoth's runtime environment the stack was resolved for (name, hardware, operating_system, python_version, cuda_version...): recorded with the specification, not used to build.",
+          "type": "object",
+          "tsType": "{ [k: string]: unknown }"
+        },
+        "constraints": {
+          "description": "pip constraints (PEP 508: name, version specifiers, markers), one per entry: every pip install of the stack honours them (PIP_CONSTRAINT).",
+          "type": "array",
+          "maxItems": 256,
+          "items": {
+            "$ref": "#/definitions/pythonConstraint"
+          }
         }
       }
     },
@@ -1443,10 +1563,10 @@ export const specificationSchema = {
         ],
         "properties": {
           "path": {
-            "description": "Absolute path in the image; no '..' or '.' segments.",
+            "description": "Path in the image, absolute or relative to the working directory /home/amun; no '..' or '.' segments. Files are placed before the Python stack is installed.",
             "type": "string",
             "maxLength": 1024,
-            "pattern": "^(?:/(?!\\.\\.?(?:/|$))[A-Za-z0-9._@+=,-]+)+$"
+            "pattern": "^/?(?!\\.\\.?(?:/|$))[A-Za-z0-9._@+=,-]+(?:/(?!\\.\\.?(?:/|$))[A-Za-z0-9._@+=,-]+)*$"
           },
           "content": {
             "type": "string",
@@ -1483,7 +1603,7 @@ export const specificationSchema = {
       }
     },
     "script": {
-      "description": "Inline script text, or an https URL fetched once at submit time.",
+      "description": "Inline script text, or an https URL fetched once at submit time (kept as given; what was fetched is recorded in '@script_fetched').",
       "type": "string",
       "minLength": 1,
       "maxLength": 1048576
@@ -1509,8 +1629,31 @@ export const specificationSchema = {
       "type": "string"
     },
     "@script_url": {
-      "description": "Filled by the service: where a fetched script came from.",
+      "description": "Filled by earlier versions of this service, which stored a fetched script's text in 'script': where it came from.",
       "type": "string"
+    },
+    "@script_fetched": {
+      "description": "Filled by the service when 'script' is a URL: what was fetched from it at submit time (the build context carries the text as amun/script).",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "url",
+        "sha256",
+        "bytes"
+      ],
+      "properties": {
+        "url": {
+          "type": "string"
+        },
+        "sha256": {
+          "type": "string",
+          "pattern": "^[a-f0-9]{64}$"
+        },
+        "bytes": {
+          "type": "integer",
+          "minimum": 0
+        }
+      }
     }
   },
   "definitions": {
@@ -1521,10 +1664,18 @@ export const specificationSchema = {
       "pattern": "^[A-Za-z0-9][A-Za-z0-9+._:~=-]*$"
     },
     "pythonRequirement": {
+      "description": "A PEP 508 requirement on one line: name, extras, then version specifiers or `@ URL` (http(s), git+http(s), git+ssh), then `; markers`. Nothing in it can start a pip option, continue a line, expand a variable or start a comment.",
       "type": "string",
       "minLength": 1,
-      "maxLength": 256,
-      "pattern": "^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\\[[A-Za-z0-9._-]+(?:,[A-Za-z0-9._-]+)*\\])?(?:(?:===|==|!=|<=|>=|~=|<|>)[A-Za-z0-9.*+!_-]+(?:,(?:===|==|!=|<=|>=|~=|<|>)[A-Za-z0-9.*+!_-]+)*)?$"
+      "maxLength": 1024,
+      "pattern": "^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?: *\\[ *[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?: *, *[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)* *\\])?(?: *(?:(?:===|==|!=|<=|>=|~=|<|>) *[A-Za-z0-9.*+!_-]+(?: *, *(?:===|==|!=|<=|>=|~=|<|>) *[A-Za-z0-9.*+!_-]+)*|\\( *(?:===|==|!=|<=|>=|~=|<|>) *[A-Za-z0-9.*+!_-]+(?: *, *(?:===|==|!=|<=|>=|~=|<|>) *[A-Za-z0-9.*+!_-]+)* *\\))| *@ *(?:https?|git\\+https?|git\\+ssh)://[A-Za-z0-9._~:/?#\\[\\]@!&'()*+,;=%-]+(?= |$))?(?: *; *(?!-)(?:[A-Za-z0-9_.'\"<>=!~()*,-]| (?!-))*)?$"
+    },
+    "pythonConstraint": {
+      "description": "A pip constraint on one line: name, version specifiers, `; markers` (pip refuses extras and URLs in constraints).",
+      "type": "string",
+      "minLength": 1,
+      "maxLength": 1024,
+      "pattern": "^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?: *(?:(?:===|==|!=|<=|>=|~=|<|>) *[A-Za-z0-9.*+!_-]+(?: *, *(?:===|==|!=|<=|>=|~=|<|>) *[A-Za-z0-9.*+!_-]+)*|\\( *(?:===|==|!=|<=|>=|~=|<|>) *[A-Za-z0-9.*+!_-]+(?: *, *(?:===|==|!=|<=|>=|~=|<|>) *[A-Za-z0-9.*+!_-]+)* *\\)))?(?: *; *(?!-)(?:[A-Za-z0-9_.'\"<>=!~()*,-]| (?!-))*)?$"
     },
     "quantity": {
       "type": "string",
@@ -1549,10 +1700,11 @@ export const specificationSchema = {
           "minimum": 1
         },
         "processor": {
+          "description": "The CPU's model name as /proc/cpuinfo gives it (\"Intel Xeon Processor (Skylake, IBRS)\") or as a node label writes it (\"Intel-Xeon-Processor-Skylake-IBRS\"), or a vendor (Intel, AMD).",
           "type": "string",
           "minLength": 1,
-          "maxLength": 63,
-          "pattern": "^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$"
+          "maxLength": 128,
+          "pattern": "^[A-Za-z0-9](?:[A-Za-z0-9 ._(),@/+-]*[A-Za-z0-9)])?$"
         }
       }
     },
@@ -1667,11 +1819,16 @@ export const specificationSchema = {
       }
     },
     "pipfileLock": {
-      "description": "Pipfile.lock as JSON; every pinned entry carries hashes so the lock installs exactly.",
+      "description": "Pipfile.lock as JSON. An empty object is no lock (with an empty Pipfile: no Python stack, as the original). Entries install as micropipenv installs them: hash-checked where they carry hashes; VCS (git), file URL and path entries as pip requirements.",
       "type": "object",
-      "required": [
-        "default"
-      ],
+      "if": {
+        "minProperties": 1
+      },
+      "then": {
+        "required": [
+          "default"
+        ]
+      },
       "properties": {
         "_meta": {
           "type": "object",
@@ -1719,7 +1876,7 @@ export const specificationSchema = {
         "properties": {
           "version": {
             "type": "string",
-            "pattern": "^==[A-Za-z0-9.*+!_-]+$"
+            "pattern": "^(?:==[A-Za-z0-9.*+!_-]+|\\*)$"
           },
           "hashes": {
             "type": "array",
@@ -1743,6 +1900,37 @@ export const specificationSchema = {
               "type": "string",
               "pattern": "^[A-Za-z0-9._-]+$"
             }
+          },
+          "git": {
+            "description": "A VCS entry: installed as git+<git>@<ref>#egg=<name>, as micropipenv does (not hash-checked).",
+            "type": "string",
+            "maxLength": 1024,
+            "pattern": "^(?:https?|ssh|git|file)://[A-Za-z0-9._~:/@!&'()*+,;=%-]+$"
+          },
+          "ref": {
+            "type": "string",
+            "maxLength": 256,
+            "pattern": "^[A-Za-z0-9_.][A-Za-z0-9._/+-]*$"
+          },
+          "subdirectory": {
+            "type": "string",
+            "maxLength": 256,
+            "pattern": "^[A-Za-z0-9_.][A-Za-z0-9._/+-]*$"
+          },
+          "editable": {
+            "type": "boolean"
+          },
+          "file": {
+            "description": "An archive URL entry (not hash-checked unless it has hashes).",
+            "type": "string",
+            "maxLength": 1024,
+            "pattern": "^https?://[A-Za-z0-9._~:/?@!&'()*+,;=%-]+$"
+          },
+          "path": {
+            "description": "A local path entry, relative to /home/amun (where files[] can put it).",
+            "type": "string",
+            "maxLength": 1024,
+            "pattern": "^(?!.*(?:^|/)\\.\\.(?:/|$))(?:\\.|(?:\\./|/)?[A-Za-z0-9_@+=,][A-Za-z0-9._@+=,-]*(?:/[A-Za-z0-9._@+=,-]+)*/?)$"
           }
         }
       }
@@ -1876,6 +2064,41 @@ export const summarySchema = {
           }
         }
       }
+    },
+    "phase": {
+      "description": "The status endpoint's Argo-style phase, for clients of the original's workflow status (never stored): Pending, Running, Succeeded, Failed (the build or a script failed), Error (Amun could not build or run: executor_error, harness_error, lost).",
+      "type": "string",
+      "enum": [
+        "Pending",
+        "Running",
+        "Succeeded",
+        "Failed",
+        "Error"
+      ]
+    },
+    "startedAt": {
+      "description": "Argo-style: when the inspection was submitted, RFC 3339 (status endpoint only).",
+      "type": [
+        "string",
+        "null"
+      ]
+    },
+    "finishedAt": {
+      "description": "Argo-style: when it finished, RFC 3339, null before (status endpoint only).",
+      "type": [
+        "string",
+        "null"
+      ]
+    },
+    "items_total": {
+      "description": "The items the inspection runs: the specification's batch_size, 0 without a script (status endpoint only).",
+      "type": "integer",
+      "minimum": 0
+    },
+    "progress": {
+      "description": "Argo-style progress `done/total` over the build and the items (status endpoint only).",
+      "type": "string",
+      "pattern": "^[0-9]+/[0-9]+$"
     },
     "cluster": {
       "description": "Live state of the inspection's cluster objects (Kubernetes executor), joined in by the status endpoint while the cluster still has them; never stored.",

@@ -2,7 +2,7 @@
 /* eslint-disable */
 
 /**
- * The original's build status shape.
+ * The original's build status shape (its pod status report): state scheduling (not started yet), waiting (its pod waits for an image or a node), running, terminated.
  *
  * This interface was referenced by `ApiAnswers`'s JSON-Schema
  * via the `definition` "BuildStatusView".
@@ -13,7 +13,7 @@ export type BuildStatusView = {
   finished_at: string | null;
   reason: string | null;
   started_at: string | null;
-  state: "pending" | "running" | "terminated";
+  state: "scheduling" | "waiting" | "running" | "terminated";
 } | null;
 
 /**
@@ -52,16 +52,27 @@ export interface ErrorAnswer {
  * via the `definition` "VersionAnswer".
  */
 export interface VersionAnswer {
+  /**
+   * Amun's version, e.g. 1.0.0.
+   */
   version: string;
+  /**
+   * Which versions of Amun and of its store layout answer: `<version>+store-layout.<n>`, e.g. 1.0.0+store-layout.1 (SemVer build metadata, the shape the original used). Also sent as the X-Amun-Version header on every answer.
+   */
   service_version: string;
 }
 /**
+ * The original's answer (the specification under parameters), plus the build context the Dockerfile's COPY lines read.
+ *
  * This interface was referenced by `ApiAnswers`'s JSON-Schema
  * via the `definition` "DockerfileAnswer".
  */
 export interface DockerfileAnswer {
   dockerfile: string;
-  parameters: Parameters;
+  parameters: {
+    specification: InspectionSpecification;
+  };
+  context: BuildContext;
 }
 /**
  * This interface was referenced by `ApiAnswers`'s JSON-Schema
@@ -129,6 +140,50 @@ export interface StatusAnswer {
     data_stored: boolean;
   };
   parameters: Parameters;
+}
+/**
+ * This interface was referenced by `ApiAnswers`'s JSON-Schema
+ * via the `definition` "HealthCheck".
+ */
+export interface HealthCheck {
+  ok: boolean;
+  /**
+   * How long the check took, in milliseconds.
+   */
+  ms: number;
+  /**
+   * Why it failed: a timeout, or the kind of error (no addresses, no internals).
+   */
+  error?: string;
+}
+/**
+ * GET /readiness and /liveness: the original's {status, version}. Readiness adds what it checked (the store, the work queue) and answers 503 with `error` when one failed.
+ *
+ * This interface was referenced by `ApiAnswers`'s JSON-Schema
+ * via the `definition` "HealthAnswer".
+ */
+export interface HealthAnswer {
+  status: "ready" | "not ready";
+  /**
+   * The service_version that answers (GET /api/v1/version).
+   */
+  version: string;
+  checks?: {
+    [k: string]: HealthCheck;
+  };
+  /**
+   * Which checks failed and why (503 only).
+   */
+  error?: string;
+}
+/**
+ * GET /api/v1: every path the v1 API serves, as the original's root listed them (`{inspection_id}` marks a parameter).
+ *
+ * This interface was referenced by `ApiAnswers`'s JSON-Schema
+ * via the `definition` "PathsAnswer".
+ */
+export interface PathsAnswer {
+  paths: string[];
 }
 
 /**
@@ -382,12 +437,20 @@ export interface RunReport {
    * When the run ended (UTC, the original's format).
    */
   datetime: string;
+  /**
+   * When the script started (UTC, the original's format; its later results carry it).
+   */
+  start_datetime?: string;
+  /**
+   * When the script ended (UTC, the original's format; its later results carry it).
+   */
+  end_datetime?: string;
   started_at: string;
   finished_at: string;
   /**
-   * Seconds from script start to exit.
+   * Seconds from script start to exit; null when not measured (a report the original service wrote).
    */
-  wall_time: number;
+  wall_time: number | null;
   /**
    * Exit status of the script; negative when killed by a signal; null when it never ran.
    */
@@ -465,10 +528,19 @@ export interface RunReport {
  */
 export type NativePackage = string;
 /**
+ * A PEP 508 requirement on one line: name, extras, then version specifiers or `@ URL` (http(s), git+http(s), git+ssh), then `; markers`. Nothing in it can start a pip option, continue a line, expand a variable or start a comment.
+ *
  * This interface was referenced by `InspectionSpecification`'s JSON-Schema
  * via the `definition` "pythonRequirement".
  */
 export type PythonRequirement = string;
+/**
+ * A pip constraint on one line: name, version specifiers, `; markers` (pip refuses extras and URLs in constraints).
+ *
+ * This interface was referenced by `InspectionSpecification`'s JSON-Schema
+ * via the `definition` "pythonConstraint".
+ */
+export type PythonConstraint = string;
 /**
  * This interface was referenced by `InspectionSpecification`'s JSON-Schema
  * via the `definition` "quantity".
@@ -499,7 +571,7 @@ export interface InspectionSpecification {
    */
   packages?: NativePackage[];
   /**
-   * Python requirements installed with pip (name, extras, version specifiers).
+   * PEP 508 requirements installed with pip (name, extras, version specifiers or a `name @ URL`, markers), written one per line to a requirements file.
    *
    * @maxItems 256
    */
@@ -507,6 +579,16 @@ export interface InspectionSpecification {
   python?: {
     requirements: Pipfile;
     requirements_locked?: PipfileLock;
+    /**
+     * Thoth's runtime environment the stack was resolved for (name, hardware, operating_system, python_version, cuda_version...): recorded with the specification, not used to build.
+     */
+    runtime_environment?: {[k: string]: unknown};
+    /**
+     * pip constraints (PEP 508: name, version specifiers, markers), one per entry: every pip install of the stack honours them (PIP_CONSTRAINT).
+     *
+     * @maxItems 256
+     */
+    constraints?: PythonConstraint[];
   };
   build?: {
     requests?: Requests;
@@ -531,7 +613,7 @@ export interface InspectionSpecification {
    */
   files?: {
     /**
-     * Absolute path in the image; no '..' or '.' segments.
+     * Path in the image, absolute or relative to the working directory /home/amun; no '..' or '.' segments. Files are placed before the Python stack is installed.
      */
     path: string;
     content: string;
@@ -547,7 +629,7 @@ export interface InspectionSpecification {
     value: string;
   }[];
   /**
-   * Inline script text, or an https URL fetched once at submit time.
+   * Inline script text, or an https URL fetched once at submit time (kept as given; what was fetched is recorded in '@script_fetched').
    */
   script?: string;
   update?: boolean;
@@ -563,9 +645,24 @@ export interface InspectionSpecification {
    */
   "@amun_version"?: string;
   /**
-   * Filled by the service: where a fetched script came from.
+   * Filled by earlier versions of this service, which stored a fetched script's text in 'script': where it came from.
    */
   "@script_url"?: string;
+  /**
+   * Filled by the service when 'script' is a URL: what was fetched from it at submit time (the build context carries the text as amun/script).
+   */
+  "@script_fetched"?: {
+    url: string;
+    sha256: string;
+    bytes: number;
+  };
+  /**
+   * Fields starting with '@' are the service's annotations (the original stored '@created', '@amun_service_version', ...): accepted and kept as given, so a stored specification can be sent again; those this service fills are replaced.
+   *
+   * This interface was referenced by `InspectionSpecification`'s JSON-Schema definition
+   * via the `patternProperty` "^@(?!(?:created|amun_version|script_url|script_fetched)$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$".
+   */
+  [k: string]: unknown;
 }
 /**
  * Pipfile as JSON; written to the build context as TOML.
@@ -593,7 +690,7 @@ export interface PipfilePackages {
   [k: string]: string | {};
 }
 /**
- * Pipfile.lock as JSON; every pinned entry carries hashes so the lock installs exactly.
+ * Pipfile.lock as JSON. An empty object is no lock (with an empty Pipfile: no Python stack, as the original). Entries install as micropipenv installs them: hash-checked where they carry hashes; VCS (git), file URL and path entries as pip requirements.
  *
  * This interface was referenced by `InspectionSpecification`'s JSON-Schema
  * via the `definition` "pipfileLock".
@@ -606,7 +703,7 @@ export interface PipfileLock {
       verify_ssl?: boolean;
     }[];
   };
-  default: LockSection;
+  default?: LockSection;
   develop?: LockSection;
 }
 /**
@@ -620,6 +717,21 @@ export interface LockSection {
     index?: string;
     markers?: string;
     extras?: string[];
+    /**
+     * A VCS entry: installed as git+<git>@<ref>#egg=<name>, as micropipenv does (not hash-checked).
+     */
+    git?: string;
+    ref?: string;
+    subdirectory?: string;
+    editable?: boolean;
+    /**
+     * An archive URL entry (not hash-checked unless it has hashes).
+     */
+    file?: string;
+    /**
+     * A local path entry, relative to /home/amun (where files[] can put it).
+     */
+    path?: string;
   };
 }
 /**
@@ -639,6 +751,9 @@ export interface Hardware {
   cpu_family?: number;
   cpu_model?: number;
   physical_cpus?: number;
+  /**
+   * The CPU's model name as /proc/cpuinfo gives it ("Intel Xeon Processor (Skylake, IBRS)") or as a node label writes it ("Intel-Xeon-Processor-Skylake-IBRS"), or a vendor (Intel, AMD).
+   */
   processor?: string;
 }
 /**
@@ -681,6 +796,26 @@ export interface InspectionSummary {
     wall_time: number | null;
     hardware_match?: boolean | null;
   }[];
+  /**
+   * The status endpoint's Argo-style phase, for clients of the original's workflow status (never stored): Pending, Running, Succeeded, Failed (the build or a script failed), Error (Amun could not build or run: executor_error, harness_error, lost).
+   */
+  phase?: "Pending" | "Running" | "Succeeded" | "Failed" | "Error";
+  /**
+   * Argo-style: when the inspection was submitted, RFC 3339 (status endpoint only).
+   */
+  startedAt?: string | null;
+  /**
+   * Argo-style: when it finished, RFC 3339, null before (status endpoint only).
+   */
+  finishedAt?: string | null;
+  /**
+   * The items the inspection runs: the specification's batch_size, 0 without a script (status endpoint only).
+   */
+  items_total?: number;
+  /**
+   * Argo-style progress `done/total` over the build and the items (status endpoint only).
+   */
+  progress?: string;
   /**
    * Live state of the inspection's cluster objects (Kubernetes executor), joined in by the status endpoint while the cluster still has them; never stored.
    */

@@ -17,7 +17,7 @@ export { buildJob, type BuildJobInput } from './build-job.js';
 export { curlPostConfig, curlPutConfig } from './curl-config.js';
 export { buildImageTag, checkRegistry, MANIFEST_DIGEST, pinnedImage, registryAuthFor, registryHost, type RegistryAuth } from './image-refs.js';
 export { ANNOTATIONS, CONTAINERS, LABELS, labelsFor, MANAGED_BY, objectName, selector, type Component, type ObjectSuffix } from './names.js';
-export { GPU_RESOURCE, GPU_TAINT, karpenterGpuName, LABEL_PRESETS, labelPreset, placement, PlacementError, type LabelMap, type LabelPreset, type Placement } from './placement.js';
+export { checkPlacement, GPU_RESOURCE, GPU_TAINT, karpenterGpuName, LABEL_PRESETS, labelPreset, placement, PlacementError, processorLabel, type LabelMap, type LabelPreset, type Placement } from './placement.js';
 export { GRANT_FILE_MODE, POD_PATHS, UPLOADER_USER } from './pod.js';
 export { previewManifests, RUN_IMAGE_PLACEHOLDER, type Manifest, type PreviewInput } from './preview.js';
 export { BACKOFF_LIMIT_PER_INDEX, RUN_OVERHEAD_SECONDS, RUN_START_GRACE_SECONDS, runJob, runJobDeadline, type RunJobInput } from './run-job.js';

@@ -10,10 +10,14 @@
  *   karpenter  Karpenter's well-known labels: processor → karpenter.k8s.aws/instance-cpu-manufacturer
  *              (intel, amd, aws), GPU product → karpenter.k8s.aws/instance-gpu-name (h100, a10g…)
  *   amun       the original deployment's own node labels CPU_FAMILY, CPU_MODEL, PHYSICAL_CPUS and
- *              processor, and nvidia.com/gpu.product
+ *              processor (a model name in label form: "Intel Xeon Processor (Skylake, IBRS)" is
+ *              placed as Intel-Xeon-Processor-Skylake-IBRS, the form the original's nodes carry),
+ *              and nvidia.com/gpu.product
  *
  * A requested field that the label map cannot express is refused (PlacementError), never dropped:
- * a run placed on whatever node happens to be free is the original's bug this replaces.
+ * a run placed on whatever node happens to be free is the original's bug this replaces. The
+ * refusal happens at submit (checkPlacement, a 400 naming the field and the preset), not in a
+ * failed build later.
  */
 import type { V1NodeSelectorRequirement, V1Toleration } from '@kubernetes/client-node';
 import { SpecificationError, type Problem } from '../../../core/errors.js';
@@ -49,6 +53,18 @@ export function karpenterGpuName(product: string | number): string {
 
 const lower = (v: string | number): string => String(v).toLowerCase();
 
+/**
+ * A CPU model name as a node label value: "(R)"/"(TM)" marks dropped, runs of other characters one
+ * '-', case kept ("Intel Xeon Processor (Skylake, IBRS)" → "Intel-Xeon-Processor-Skylake-IBRS").
+ * A name already in label form is unchanged.
+ */
+export function processorLabel(name: string | number): string {
+  return String(name)
+    .replace(/\((?:R|TM|C)\)/gi, ' ')
+    .replace(/[^A-Za-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}
+
 export const LABEL_PRESETS: Readonly<Record<LabelPreset, LabelMap>> = {
   nfd: {
     name: 'nfd',
@@ -72,7 +88,7 @@ export const LABEL_PRESETS: Readonly<Record<LabelPreset, LabelMap>> = {
       cpu_family: { key: 'CPU_FAMILY' },
       cpu_model: { key: 'CPU_MODEL' },
       physical_cpus: { key: 'PHYSICAL_CPUS' },
-      processor: { key: 'processor' },
+      processor: { key: 'processor', value: processorLabel },
     },
     gpuProduct: { key: 'nvidia.com/gpu.product' },
   },
@@ -123,7 +139,7 @@ export function placement(requests: RunRequests | undefined, labels: LabelMap, p
     }
     const value = rule.value ? rule.value(requested) : String(requested);
     if (!LABEL_VALUE.test(value)) {
-      problems.push({ path: `${path}/hardware/${field}`, message: `${JSON.stringify(value)} is not a valid node label value` });
+      problems.push({ path: `${path}/hardware/${field}`, message: `${JSON.stringify(value)} is not a valid node label value (preset ${labels.name}, label ${rule.key}: at most 63 letters, digits, '-', '_', '.')` });
       continue;
     }
     nodeAffinity.push({ key: rule.key, operator: 'In', values: [value] });
@@ -146,4 +162,25 @@ export function placement(requests: RunRequests | undefined, labels: LabelMap, p
     throw new PlacementError(`the requested hardware cannot be placed on this cluster (node labels: ${labels.name}): ${fields}`, problems);
   }
   return { nodeAffinity, nodeSelector, tolerations, limits };
+}
+
+/**
+ * Refuses at submit what the cluster's label map can never place: the build's and the run's
+ * requests together, every problem with its JSON Pointer and the preset named (a PlacementError is
+ * a SpecificationError: the API answers 400 and stores nothing).
+ */
+export function checkPlacement(spec: { build?: { requests?: RunRequests } | undefined; run?: { requests?: RunRequests } | undefined }, labels: LabelMap): void {
+  const problems: Problem[] = [];
+  for (const [requests, path] of [[spec.build?.requests, '/build/requests'], [spec.run?.requests, '/run/requests']] as const) {
+    try {
+      placement(requests, labels, path);
+    } catch (error) {
+      if (!(error instanceof PlacementError)) throw error;
+      problems.push(...error.problems);
+    }
+  }
+  if (problems.length > 0) {
+    const fields = problems.map((p) => p.path).join(', ');
+    throw new PlacementError(`the requested hardware cannot be placed on this cluster (node labels: preset ${labels.name}): ${fields}`, problems);
+  }
 }

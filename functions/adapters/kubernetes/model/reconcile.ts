@@ -186,8 +186,8 @@ export function reconcileBuild(job: JobObservation, { statusStored, stored, now,
 export interface RunContext {
   /** Items whose result is stored. */
   stored: ReadonlySet<number>;
-  /** The script, for the report's script_sha256. */
-  script: string;
+  /** The script (or its sha256: reportedScript), for the report's script_sha256. */
+  script: string | { sha256: string };
   now: Date;
   policy: ReconcilePolicy;
 }
