@@ -3,7 +3,10 @@
  * exit 2 with the API's problems, anything else → exit 1; a failed connection names the URL.
  */
 import type {
+  CompareAnswer,
   DockerfileAnswer,
+  HistoryAnswer,
+  MetricsAnswer,
   ListingAnswer,
   LogAnswer,
   ResultAnswer,
@@ -13,6 +16,7 @@ import type {
 } from '../functions/core/generated/types.js';
 import { CliError, EXIT_BAD_INPUT, EXIT_FAILURE, type Problem } from './errors.js';
 
+export type { CompareAnswer, HistoryAnswer, MetricsAnswer };
 export type { DockerfileAnswer, ListingAnswer, LogAnswer, ResultAnswer, SpecificationAnswer, StatusAnswer, SubmitAnswer };
 export type InspectionStatus = StatusAnswer['status'];
 export type RunReport = ResultAnswer['result'];
@@ -105,8 +109,20 @@ export class ApiClient {
     return this.call('GET', `/inspect/${encodeURIComponent(id)}/job/${item}/result`);
   }
 
-  list(page: number, limit: number): Promise<ListingAnswer> {
-    return this.call('GET', `/inspect?page=${page}&limit=${limit}`);
+  list(page: number, limit: number, details = false): Promise<ListingAnswer> {
+    return this.call('GET', `/inspect?page=${page}&limit=${limit}${details ? '&details=true' : ''}`);
+  }
+
+  metrics(id: string): Promise<MetricsAnswer> {
+    return this.call('GET', `/inspect/${encodeURIComponent(id)}/metrics`);
+  }
+
+  compare(ids: ReadonlyArray<string>): Promise<CompareAnswer> {
+    return this.call('GET', `/compare?ids=${ids.map(encodeURIComponent).join(',')}`);
+  }
+
+  history(identifier: string, metric?: string): Promise<HistoryAnswer> {
+    return this.call('GET', `/identifiers/${encodeURIComponent(identifier)}/history${metric ? `?metric=${encodeURIComponent(metric)}` : ''}`);
   }
 
   /** The text of a log, or undefined while it does not exist yet. */

@@ -9,6 +9,8 @@ export interface Problem {
 export const EXIT_FAILURE = 1;
 /** Bad input: an unreadable or invalid specification, a bad option (the API answered 400). */
 export const EXIT_BAD_INPUT = 2;
+/** `amun compare --fail-on-slower`: a metric is significantly worse. */
+export const EXIT_SLOWER = 3;
 /** Interrupted by SIGINT or SIGTERM. */
 export const EXIT_INTERRUPTED = 130;
 

@@ -4,11 +4,11 @@ import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { ContextFile } from '../functions/core/ports.js';
 import { connect, redirectLogs, startEmbedded, type Backend } from './backend.js';
-import type { ApiClient, InspectionStatus } from './client.js';
-import { CliError, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, formatError } from './errors.js';
+import type { ApiClient, InspectionStatus, MetricsAnswer } from './client.js';
+import { CliError, EXIT_BAD_INPUT, EXIT_SLOWER, EXIT_FAILURE, EXIT_INTERRUPTED, formatError } from './errors.js';
 import { showLogs } from './logs.js';
 import { follow, stopProgress } from './progress.js';
-import { resultsTable, statusText, succeeded, summaryLine, type ResultRow } from './render.js';
+import { compareText, listTable, resultsTable, statusText, succeeded, summaryLine, type ResultRow } from './render.js';
 import { loadSpec } from './spec.js';
 
 interface GlobalOptions {
@@ -68,8 +68,8 @@ async function printBuildFailure(client: ApiClient, id: string, status: Inspecti
   err(`last lines of the build log (amun logs ${id} --build):\n${tail.map((l) => `  ${l}`).join('\n')}`);
 }
 
-function printResults(id: string, status: InspectionStatus, rows: ResultRow[], where: string): void {
-  if (rows.length > 0) out(resultsTable(rows, stdoutTty(), process.stdout.columns ?? 120));
+function printResults(id: string, status: InspectionStatus, rows: ResultRow[], where: string, metrics?: MetricsAnswer['metrics']): void {
+  if (rows.length > 0) out(resultsTable(rows, stdoutTty(), process.stdout.columns ?? 120, metrics));
   out(summaryLine(id, status));
   out(`stored at ${where}`);
 }
@@ -111,7 +111,7 @@ export function buildProgram(): Command {
         const rows = await fetchRows(backend.client, id, status);
         await printBuildFailure(backend.client, id, status);
         if (opts.json) out(JSON.stringify({ inspection_id: id, status, results: rows.map((r) => r.report ?? null) }, null, 2));
-        else printResults(id, status, rows, backend.where(id));
+        else printResults(id, status, rows, backend.where(id), rows.length > 0 ? (await backend.client.metrics(id)).metrics : undefined);
         return succeeded(status, rows) ? 0 : EXIT_FAILURE;
       });
       process.exitCode = code;
@@ -163,9 +163,9 @@ export function buildProgram(): Command {
     .action(async (id: string, opts: { json?: boolean }) => {
       await withBackend(globals(), async (backend) => {
         const status = (await backend.client.status(id)).status;
-        const rows = await fetchRows(backend.client, id, status);
-        if (opts.json) out(JSON.stringify({ inspection_id: id, status, results: rows.map((r) => r.report ?? null) }, null, 2));
-        else printResults(id, status, rows, backend.where(id));
+        const [rows, metrics] = await Promise.all([fetchRows(backend.client, id, status), backend.client.metrics(id)]);
+        if (opts.json) out(JSON.stringify({ inspection_id: id, status, results: rows.map((r) => r.report ?? null), metrics: metrics.metrics }, null, 2));
+        else printResults(id, status, rows, backend.where(id), metrics.metrics);
       });
     });
 
@@ -177,10 +177,26 @@ export function buildProgram(): Command {
     .option('--json', 'print the API answer')
     .action(async (opts: { page: number; limit: number; json?: boolean }) => {
       await withBackend(globals(), async (backend) => {
-        const answer = await backend.client.list(opts.page, opts.limit);
+        const answer = await backend.client.list(opts.page, opts.limit, true);
         if (opts.json) return out(JSON.stringify(answer, null, 2));
-        for (const id of answer.inspections) out(id);
+        out(listTable(answer, stdoutTty(), Date.now()));
         if (answer.parameters.next_page_token) err(`more: amun list --page ${opts.page + 1} --limit ${opts.limit}`);
+      });
+    });
+
+  program
+    .command('compare')
+    .description('compare inspections with the first: per metric the medians, the ratio with its 95% interval, a Mann-Whitney p-value and a verdict')
+    .argument('<baseline>', 'inspection id every other is compared with')
+    .argument('<others...>', 'inspection ids to compare with it')
+    .option('--json', 'print the API answer')
+    .option('--fail-on-slower', `exit ${EXIT_SLOWER} when any metric is significantly worse (for CI pipelines)`)
+    .action(async (baseline: string, others: string[], opts: { json?: boolean; failOnSlower?: boolean }) => {
+      await withBackend(globals(), async (backend) => {
+        const answer = await backend.client.compare([baseline, ...others]);
+        out(opts.json ? JSON.stringify(answer, null, 2) : compareText(answer, stdoutTty()));
+        const slower = answer.comparisons.flatMap((c) => c.metrics.filter((m) => m.verdict === 'slower').map((m) => `${c.inspection_id} ${m.name}`));
+        if (opts.failOnSlower && slower.length > 0) throw new CliError(`significantly worse: ${slower.join(', ')}`, EXIT_SLOWER);
       });
     });
 

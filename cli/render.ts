@@ -3,7 +3,7 @@
  * separated by spaces (no box characters, no ANSI codes), easy to read in CI logs and to cut.
  */
 import Table from 'cli-table3';
-import type { InspectionStatus, RunReport } from './client.js';
+import type { CompareAnswer, InspectionStatus, ListingAnswer, MetricsAnswer, RunReport } from './client.js';
 
 export interface ResultRow {
   item: number;
@@ -54,13 +54,81 @@ export function plainColumns(head: string[], rows: string[][]): string {
   return [line(head), ...rows.map(line)].join('\n');
 }
 
-export function resultsTable(rows: ResultRow[], tty: boolean, columns = 120): string {
-  const stdoutWidth = tty ? Math.max(20, Math.min(80, columns - 90)) : 60;
-  const cells = rows.map((r) => rowCells(r, stdoutWidth));
-  if (!tty) return plainColumns(HEAD, cells);
-  const table = new Table({ head: HEAD, style: { head: ['cyan'], compact: true } });
-  for (const c of cells) table.push(c);
-  return table.toString();
+function table(head: string[], cells: string[][], tty: boolean): string {
+  if (!tty) return plainColumns(head, cells);
+  const t = new Table({ head, style: { head: ['cyan'], compact: true } });
+  for (const c of cells) t.push(c);
+  return t.toString();
+}
+
+/** A metric value with 4 significant digits, whatever its scale. */
+export function metricText(value: number | null | undefined): string {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return '-';
+  if (value !== 0 && (Math.abs(value) >= 1e6 || Math.abs(value) < 1e-3)) return value.toExponential(3);
+  return String(Number(value.toPrecision(4)));
+}
+
+/**
+ * The results: with @result metrics, one column each (in the metrics answer's order, the widest
+ * spread first) and a last row of medians; without any, the run's stdout, cut to fit.
+ */
+export function resultsTable(rows: ResultRow[], tty: boolean, columns = 120, metrics?: MetricsAnswer['metrics']): string {
+  const measured = Object.entries(metrics ?? {}).filter(([, m]) => m.source === 'result');
+  if (measured.length === 0) {
+    const stdoutWidth = tty ? Math.max(20, Math.min(80, columns - 90)) : 60;
+    return table(HEAD, rows.map((r) => rowCells(r, stdoutWidth)), tty);
+  }
+  const head = [...HEAD.slice(0, -2), ...measured.map(([name]) => name)];
+  const cells = rows.map((r) => [...rowCells(r, 0).slice(0, -2), ...measured.map(([, m]) => metricText(m.values[r.item]))]);
+  const wall = metrics?.wall_time;
+  const utime = metrics?.['usage.ru_utime'];
+  const rss = metrics?.['usage.ru_maxrss'];
+  cells.push(['median', '', '', metricText(wall?.median), metricText(utime?.median), rss?.median == null ? '-' : (rss.median / 1024).toFixed(1), ...measured.map(([, m]) => metricText(m.median))]);
+  return table(head, cells, tty);
+}
+
+const AGE_UNITS: ReadonlyArray<[number, string]> = [
+  [86_400_000, 'd'],
+  [3_600_000, 'h'],
+  [60_000, 'min'],
+  [1000, 's'],
+];
+
+/** How long ago a zone-less UTC (or RFC 3339) timestamp was: "3 h", "12 min". */
+export function age(created: string | null, now: number): string {
+  if (!created) return '-';
+  const at = Date.parse(/[zZ]$|[+-][0-9]{2}:?[0-9]{2}$/.test(created) ? created : `${created}Z`);
+  if (Number.isNaN(at)) return '-';
+  const ms = Math.max(0, now - at);
+  const [unit, name] = AGE_UNITS.find(([u]) => ms >= u) ?? [1000, 's'];
+  return `${Math.floor(ms / unit)} ${name}`;
+}
+
+/** `amun list`: id, identifier, state, runs done/failed of the batch, age. */
+export function listTable(answer: ListingAnswer, tty: boolean, now: number): string {
+  const details = answer.details ?? answer.inspections.map((id) => ({ inspection_id: id, identifier: null, created: null, state: '-', batch_size: 0, items_done: 0, items_failed: 0, finished_at: null }));
+  const cells = details.map((d) => [d.inspection_id, d.identifier ?? '-', d.state, `${d.items_done}/${d.batch_size}${d.items_failed ? ` (${d.items_failed} failed)` : ''}`, age(d.created, now)]);
+  return table(['inspection', 'identifier', 'state', 'runs', 'age'], cells, tty);
+}
+
+/** `amun compare`: per candidate, one row per metric both have; then the warnings. */
+export function compareText(answer: CompareAnswer, tty: boolean): string {
+  const parts: string[] = [];
+  for (const c of answer.comparisons) {
+    parts.push(`${c.inspection_id} against ${answer.baseline}:`);
+    const cells = c.metrics.map((m) => [
+      m.name,
+      m.better === 'lower' ? 'lower' : 'higher',
+      metricText(m.baseline_median),
+      metricText(m.median),
+      m.ratio === null ? '-' : `${metricText(m.ratio)} [${metricText(m.ci_low)}, ${metricText(m.ci_high)}]`,
+      m.p_value < 0.001 ? '<0.001' : m.p_value.toFixed(3),
+      m.verdict,
+    ]);
+    parts.push(table(['metric', 'better', 'baseline', 'median', 'ratio [95% CI]', 'p', 'verdict'], cells, tty));
+    for (const w of c.warnings) parts.push(`warning: ${w}`);
+  }
+  return parts.join('\n');
 }
 
 /** Whether an inspection counts as a success for `amun run`: build succeeded, every run exited 0 with no reason. */

@@ -16,6 +16,7 @@ import { InspectionService } from './core/inspections.js';
 import { Layout } from './core/layout.js';
 import { Pipeline } from './core/pipeline.js';
 import { InspectionRecords } from './core/records.js';
+import { ResultsExplorer } from './core/explorer-service.js';
 import { systemClock, type Clock, type Executor } from './core/ports.js';
 import type { Specification } from './core/specification.js';
 
@@ -26,6 +27,8 @@ export interface App {
   /** The one reader and writer of an inspection's objects. */
   records: InspectionRecords;
   inspections: InspectionService;
+  /** Metrics, comparisons, history and the detailed listing (the results explorer's reads). */
+  explorer: ResultsExplorer;
   pipeline: Pipeline;
   executor: Executor;
   queues: { work: SqsMessageQueue; run: SqsMessageQueue | undefined; completions: SqsMessageQueue };
@@ -78,5 +81,6 @@ export function makeApp(config: Config, overrides: AppOverrides = {}): App {
     completionQueue: queues.completions,
     defaultDeadlineSeconds: 3600,
   });
-  return { config, store, layout, records, inspections, pipeline, executor, queues, cluster };
+  const explorer = new ResultsExplorer(records);
+  return { config, store, layout, records, inspections, explorer, pipeline, executor, queues, cluster };
 }

@@ -34,6 +34,12 @@ export async function generate(): Promise<Record<string, string>> {
     if (node === null || typeof node !== 'object') return node;
     const ref = (node as { $ref?: unknown }).$ref;
     if (typeof ref === 'string' && titleById.has(ref)) return { tsType: titleById.get(ref) };
+    // A definition of another file: its type is declared with that file (named by its title).
+    const [base, pointer] = typeof ref === 'string' ? ref.split('#/definitions/') : [];
+    if (base && pointer && titleById.has(base)) {
+      const target = schemas.find(({ schema }) => schema.$id === base)?.schema.definitions?.[pointer] as { title?: string } | undefined;
+      return { tsType: target?.title ?? pointer };
+    }
     return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, linkExternal(v)]));
   };
   let typesTs = header + '/* eslint-disable */\n';

@@ -11,6 +11,7 @@ import { HttpError, bearerAuth, bodyLimit, echoed, errorMapper, json, jsonBody, 
 import { openApiDocument } from './openapi.js';
 import { corsPreflight, withAnswerHeaders } from './http.js';
 import { makeOperations } from './operations.js';
+import { MAX_HISTORY } from '../core/explorer-service.js';
 import { describedResult, fromGeneratedClient } from './described.js';
 
 export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<HttpResult>;
@@ -47,9 +48,29 @@ function pagingInt(event: APIGatewayProxyEventV2, name: string, fallback: number
   return value <= 0 ? fallback : value > max ? over : value;
 }
 
-export function makeApiHandler(app: Pick<App, 'inspections' | 'config' | 'records'>): ApiHandler {
+const MAX_DETAILED = 100;
+const DEFAULT_HISTORY = 50;
+const SUMMARY_STATES: ReadonlySet<string> = new Set(['pending', 'building', 'running', 'succeeded', 'failed']);
+
+/** A query flag: absent, `false` or `0` is off; `true`, `1` or empty is on. */
+function flag(event: APIGatewayProxyEventV2, name: string): boolean {
+  const raw = event.queryStringParameters?.[name];
+  if (raw === undefined || raw === 'false' || raw === '0') return false;
+  if (raw === '' || raw === 'true' || raw === '1') return true;
+  throw new SpecificationError(`invalid ${name}`, [{ path: `/${name}`, message: 'must be true or false' }]);
+}
+
+/** A text query parameter within `max` characters, or undefined. */
+function text(event: APIGatewayProxyEventV2, name: string, max = 256): string | undefined {
+  const raw = event.queryStringParameters?.[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.length > max || /[\u0000-\u001f]/.test(raw)) throw new SpecificationError(`invalid ${name}`, [{ path: `/${name}`, message: `must be at most ${max} printable characters` }]);
+  return raw;
+}
+
+export function makeApiHandler(app: Pick<App, 'inspections' | 'config' | 'records' | 'explorer'>): ApiHandler {
   const logger = makeLogger('api');
-  const { inspections, config } = app;
+  const { inspections, config, explorer } = app;
   // Operations endpoints (health, metrics, the path list, the UI) and service_version: operations.ts.
   const operations = makeOperations(app, { paths: () => [...routes, ...operations.routes].map((r) => r.path), logger });
   const version = { version: config.serviceVersion, service_version: operations.serviceVersion };
@@ -88,8 +109,19 @@ export function makeApiHandler(app: Pick<App, 'inspections' | 'config' | 'record
         const page = pagingInt(event, 'page', 1, MAX_PAGE, MAX_PAGE);
         const limit = pagingInt(event, 'limit', DEFAULT_LIMIT, MAX_LIMIT, DEFAULT_LIMIT);
         const token = event.queryStringParameters?.page_token || undefined;
-        const { inspections: ids, nextToken } = await inspections.list({ page, limit, token });
-        return json(200, { inspections: ids, parameters: { page, limit, next_page_token: nextToken ?? null } });
+        const details = flag(event, 'details');
+        const identifier = text(event, 'identifier');
+        const state = text(event, 'state');
+        if (state !== undefined && !SUMMARY_STATES.has(state)) throw new SpecificationError('invalid state', [{ path: '/state', message: `must be one of ${[...SUMMARY_STATES].join(', ')}` }]);
+        if (identifier !== undefined || state !== undefined) {
+          // Filtered: found by walking the listing (no page token), always with details.
+          const found = await explorer.filtered({ identifier, state }, page, Math.min(limit, MAX_DETAILED));
+          return json(200, { inspections: found.map((d) => d.inspection_id), details: found, parameters: { page, limit: Math.min(limit, MAX_DETAILED), next_page_token: null, identifier: identifier ?? null, state: state ?? null } });
+        }
+        const shown = details ? Math.min(limit, MAX_DETAILED) : limit;
+        const { inspections: ids, nextToken } = await inspections.list({ page, limit: shown, token });
+        const extra = details ? { details: await Promise.all(ids.map((id) => explorer.detail(id))) } : {};
+        return json(200, { inspections: ids, ...extra, parameters: { page, limit: shown, next_page_token: nextToken ?? null } });
       },
     },
     {
@@ -125,6 +157,32 @@ export function makeApiHandler(app: Pick<App, 'inspections' | 'config' | 'record
       method: 'GET' as const,
       path: `${BASE}/inspect/{inspection_id}/status`,
       handler: withId(async (id, event) => json(200, { status: await inspections.status(id), parameters: echoed(event) })),
+    },
+    {
+      method: 'GET' as const,
+      path: `${BASE}/inspect/{inspection_id}/metrics`,
+      handler: withId(async (id, event) => json(200, { ...(await explorer.metrics(id)), parameters: echoed(event) })),
+    },
+    {
+      method: 'GET' as const,
+      path: `${BASE}/compare`,
+      handler: async (event: APIGatewayProxyEventV2) => {
+        const ids = (text(event, 'ids', 1000) ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+        const bad = ids.findIndex((id) => !isInspectionId(id));
+        if (bad >= 0) throw new SpecificationError('invalid ids', [{ path: `/ids/${bad}`, message: INSPECTION_ID_RULE }]);
+        return json(200, { ...(await explorer.compare(ids)), parameters: { ids } });
+      },
+    },
+    {
+      method: 'GET' as const,
+      path: `${BASE}/identifiers/{identifier}/history`,
+      handler: async (event: APIGatewayProxyEventV2) => {
+        const identifier = event.pathParameters?.identifier ?? '';
+        if (identifier === '' || identifier.length > 256) throw new SpecificationError('invalid identifier', [{ path: '/identifier', message: 'must be 1 to 256 characters' }]);
+        const metric = text(event, 'metric');
+        const limit = pagingInt(event, 'limit', DEFAULT_HISTORY, MAX_HISTORY, MAX_HISTORY);
+        return json(200, { ...(await explorer.history(identifier, metric, limit)), parameters: { identifier, metric: metric ?? null, limit } });
+      },
     },
     {
       method: 'GET' as const,

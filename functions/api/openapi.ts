@@ -1,5 +1,5 @@
 /** OpenAPI 3.1 description of our API, assembled from the same JSON Schemas that validate it. */
-import { apiSchema, buildContextSchema, hwinfoSchema, resultSchema, specificationSchema, summarySchema } from '../core/generated/schemas.js';
+import { apiSchema, buildContextSchema, explorerSchema, hwinfoSchema, resultSchema, specificationSchema, summarySchema } from '../core/generated/schemas.js';
 
 const componentName: Record<string, string> = {
   [specificationSchema.$id]: 'InspectionSpecification',
@@ -18,7 +18,9 @@ function relink(node: unknown, self: string): unknown {
     if (key === '$schema' || key === '$id' || key === 'tsType') continue;
     if (key === '$ref' && typeof value === 'string') {
       if (componentName[value]) out.$ref = `#/components/schemas/${componentName[value]}`;
-      else if (value.startsWith('#/definitions/')) out.$ref = self === 'api' ? `#/components/schemas/${value.slice(14)}` : `#/components/schemas/${self}/definitions/${value.slice(14)}`;
+      // The explorer's definitions are components of their own, like the API's.
+      else if (value.startsWith(`${explorerSchema.$id}#/definitions/`)) out.$ref = `#/components/schemas/${value.slice(explorerSchema.$id.length + 14)}`;
+      else if (value.startsWith('#/definitions/')) out.$ref = self === 'api' || self === 'explorer' ? `#/components/schemas/${value.slice(14)}` : `#/components/schemas/${self}/definitions/${value.slice(14)}`;
       else out.$ref = value;
       continue;
     }
@@ -55,6 +57,7 @@ const specBody = { required: true, content: { 'application/json': { schema: { $r
 export function openApiDocument(version: string): object {
   const definitions = (apiSchema as { definitions: Record<string, unknown> }).definitions;
   const schemas: Record<string, unknown> = Object.fromEntries(Object.entries(definitions).map(([k, v]) => [k, relink(v, 'api')]));
+  for (const [k, v] of Object.entries((explorerSchema as { definitions: Record<string, unknown> }).definitions)) schemas[k] = relink(v, 'explorer');
   for (const schema of [specificationSchema, resultSchema, hwinfoSchema, summarySchema, buildContextSchema]) {
     const name = componentName[schema.$id]!;
     schemas[name] = relink(schema, name);
@@ -103,6 +106,9 @@ export function openApiDocument(version: string): object {
             { name: 'page', in: 'query', schema: { type: 'integer' } },
             { name: 'limit', in: 'query', schema: { type: 'integer' } },
             { name: 'page_token', in: 'query', schema: { type: 'string' } },
+            { name: 'details', in: 'query', description: 'Add `details` (identifier, state, runs done and failed, created) for up to 100 inspections.', schema: { type: 'boolean' } },
+            { name: 'identifier', in: 'query', description: 'Only this identifier (a walk of the listing; answers with details).', schema: { type: 'string', maxLength: 256 } },
+            { name: 'state', in: 'query', description: 'Only inspections in this state (a walk of the listing; answers with details).', schema: { type: 'string', enum: ['pending', 'building', 'running', 'succeeded', 'failed'] } },
           ],
           responses: { ...ok('ListingAnswer'), ...errors('400') },
         },
@@ -126,6 +132,37 @@ export function openApiDocument(version: string): object {
         },
       },
       '/inspect/{inspection_id}/status': { get: { operationId: 'getStatus', parameters: [idParam], responses: { ...ok('StatusAnswer'), ...errors('400', '404') } } },
+      '/inspect/{inspection_id}/metrics': {
+        get: {
+          operationId: 'getInspectionMetrics',
+          tags: ['Results'],
+          description: "Every metric of the inspection's runs: the numbers of stdout's `@result` (nested keys joined with dots) and the harness's own (wall_time, usage.*), each with n, median, mean, min, max, stdev, cv and the values by item; and the runs.",
+          parameters: [idParam],
+          responses: { ...ok('MetricsAnswer'), ...errors('400', '404') },
+        },
+      },
+      '/compare': {
+        get: {
+          operationId: 'compareInspections',
+          tags: ['Results'],
+          description: 'Every other inspection against the first, on every metric both have: medians, the ratio with its 95 % bootstrap interval, a two-sided Mann-Whitney U p-value and a verdict; warnings for different hardware, too few runs, failed runs.',
+          parameters: [{ name: 'ids', in: 'query', required: true, description: '2 to 10 inspection ids, separated by commas; the first is the baseline.', schema: { type: 'string' } }],
+          responses: { ...ok('CompareAnswer'), ...errors('400', '404') },
+        },
+      },
+      '/identifiers/{identifier}/history': {
+        get: {
+          operationId: 'getHistory',
+          tags: ['Results'],
+          description: "The metric's median and spread per inspection of the identifier (the newest `limit`, oldest first), hardware changes marked, each compared with the latest earlier one on the same hardware.",
+          parameters: [
+            { name: 'identifier', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 256 } },
+            { name: 'metric', in: 'query', description: 'Default: the first @result metric of the newest inspection, else wall_time.', schema: { type: 'string' } },
+            { name: 'limit', in: 'query', schema: { type: 'integer' } },
+          ],
+          responses: { ...ok('HistoryAnswer'), ...errors('400', '404') },
+        },
+      },
       '/inspect/{inspection_id}/specification': { get: { operationId: 'getSpecification', parameters: [idParam], responses: { ...ok('SpecificationAnswer'), ...errors('400', '404') } } },
     },
     components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },

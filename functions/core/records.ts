@@ -127,6 +127,19 @@ export class InspectionRecords {
     }
   }
 
+  /** Every listed inspection id, newest first, page by page of the listing (1,000 ids a store call). */
+  async *listedIds(): AsyncGenerator<string> {
+    let token: string | undefined;
+    do {
+      const page = await this.deps.store.list(`${this.layout.indexPrefix}/`, { delimiter: '/', ...(token ? { token } : {}) });
+      for (const key of page.keys) {
+        const id = this.layout.idFromIndexEntry(key);
+        if (id) yield id;
+      }
+      token = page.nextToken;
+    } while (token);
+  }
+
   /**
    * Writes the listing entry of every inspection the store holds that has none (inspections the
    * original service wrote, or a listing lost): found by the store's layout (`<prefix>/<id>/` with

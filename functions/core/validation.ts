@@ -10,6 +10,7 @@ import {
   buildContextSchema,
   buildStatusSchema,
   eventsSchema,
+  explorerSchema,
   hwinfoSchema,
   messagesSchema,
   resultSchema,
@@ -70,6 +71,9 @@ const refs = {
   resultAnswer: `${apiSchema.$id}#/definitions/ResultAnswer`,
   specificationAnswer: `${apiSchema.$id}#/definitions/SpecificationAnswer`,
   statusAnswer: `${apiSchema.$id}#/definitions/StatusAnswer`,
+  metricsAnswer: `${explorerSchema.$id}#/definitions/MetricsAnswer`,
+  compareAnswer: `${explorerSchema.$id}#/definitions/CompareAnswer`,
+  historyAnswer: `${explorerSchema.$id}#/definitions/HistoryAnswer`,
 } as const;
 
 /**

@@ -199,7 +199,7 @@ describe('amun CLI', () => {
     it('list shows the inspection; unknown ids exit 1', async () => {
       const out = await authed(['list', '--page', '1', '--limit', '10', '--url', url]);
       expect(out.code).toBe(0);
-      expect(out.stdout.split('\n')).toContain(id);
+      expect(out.stdout.split('\n').map((l) => l.split(/\s{2,}/)[0])).toContain(id);
       const unknown = await authed(['status', 'inspection-unknown-00000000', '--url', url]);
       expect(unknown.code).toBe(1);
       expect(unknown.stderr).toMatch(/^amun: no inspection inspection-unknown-00000000/m);

@@ -382,6 +382,12 @@ describe('GET /api/v1/openapi.json', () => {
     expect(refs.filter(({ ref }) => resolve(ref) === undefined)).toEqual([]);
   });
 
+  it('names every operation once (generated clients make one method of each)', () => {
+    const names = Object.values(doc.paths).flatMap((item) => Object.values(item).flatMap((op) => (op && typeof op === 'object' && 'operationId' in op ? [(op as { operationId: string }).operationId] : [])));
+    expect(names.length).toBeGreaterThan(15);
+    expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
+  });
+
   it('compiles every component schema', () => {
     const ajv = looseAjv();
     ajv.addSchema({ ...doc, $id: 'urn:amun:served-openapi' } as object);

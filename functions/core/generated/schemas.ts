@@ -130,6 +130,13 @@ export const apiSchema = {
             "type": "string"
           }
         },
+        "details": {
+          "description": "With ?details=true only: one entry per listed inspection, in the same order (identifier, state, runs done and failed, creation time).",
+          "type": "array",
+          "items": {
+            "$ref": "urn:amun:schema:explorer#/definitions/ListingDetail"
+          }
+        },
         "parameters": {
           "type": "object",
           "required": [
@@ -816,6 +823,610 @@ export const eventsSchema = {
           }
         }
       ]
+    }
+  }
+} as const;
+
+export const explorerSchema = {
+  "$schema": "http://json-schema.org/draft-07/schema#",
+  "$id": "urn:amun:schema:explorer",
+  "title": "ExplorerAnswers",
+  "description": "Answers of the results explorer: a run's metrics, comparisons between inspections, the history of an identifier.",
+  "definitions": {
+    "Better": {
+      "description": "Which way is better for a metric: time and memory lower; @result metrics named like rates higher; run.metrics in the specification overrides.",
+      "type": "string",
+      "enum": [
+        "higher",
+        "lower"
+      ]
+    },
+    "Verdict": {
+      "description": "faster: significantly better (p < 0.05 and the ratio's 95 % interval excludes 1); slower: significantly worse; otherwise no significant difference.",
+      "type": "string",
+      "enum": [
+        "faster",
+        "slower",
+        "no significant difference"
+      ]
+    },
+    "MetricStats": {
+      "title": "MetricStats",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "source",
+        "better",
+        "n",
+        "median",
+        "mean",
+        "min",
+        "max",
+        "stdev",
+        "cv",
+        "values"
+      ],
+      "properties": {
+        "source": {
+          "description": "result: a number in stdout's @result (nested keys joined with dots); harness: measured by the harness (wall_time, usage.*).",
+          "type": "string",
+          "enum": [
+            "result",
+            "harness"
+          ]
+        },
+        "better": {
+          "$ref": "#/definitions/Better"
+        },
+        "n": {
+          "description": "Runs with a value.",
+          "type": "integer",
+          "minimum": 0
+        },
+        "median": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "mean": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "min": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "max": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "stdev": {
+          "description": "Sample standard deviation (n - 1); null below 2 values.",
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "cv": {
+          "description": "Coefficient of variation, stdev / |mean|; null when either is unknown or the mean is 0.",
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "values": {
+          "description": "The value of each item, in item order (index = item); null where the item has none (missing, failed before measuring, or not a number).",
+          "type": "array",
+          "items": {
+            "type": [
+              "number",
+              "null"
+            ]
+          }
+        }
+      }
+    },
+    "RunRow": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "item",
+        "exit_code",
+        "reason",
+        "wall_time",
+        "hardware_match",
+        "parameters"
+      ],
+      "properties": {
+        "item": {
+          "type": "integer",
+          "minimum": 0
+        },
+        "exit_code": {
+          "type": [
+            "integer",
+            "null"
+          ]
+        },
+        "reason": {
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "wall_time": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "hardware_match": {
+          "type": [
+            "boolean",
+            "null"
+          ]
+        },
+        "parameters": {
+          "description": "stdout's @parameters of the run, as it printed them.",
+          "type": [
+            "object",
+            "null"
+          ]
+        }
+      }
+    },
+    "MetricsAnswer": {
+      "title": "MetricsAnswer",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "inspection_id",
+        "batch_size",
+        "metrics",
+        "runs",
+        "parameters"
+      ],
+      "properties": {
+        "inspection_id": {
+          "type": "string"
+        },
+        "batch_size": {
+          "type": "integer",
+          "minimum": 1
+        },
+        "metrics": {
+          "description": "Every metric by name: @result metrics first, widest-spread first; then the harness's.",
+          "type": "object",
+          "additionalProperties": {
+            "$ref": "#/definitions/MetricStats"
+          }
+        },
+        "runs": {
+          "description": "One row per stored result, in item order.",
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/RunRow"
+          }
+        },
+        "parameters": {
+          "type": "object"
+        }
+      }
+    },
+    "RunHardware": {
+      "title": "RunHardware",
+      "description": "What the runs of an inspection ran on, from hwinfo: the most common value of each field.",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "key",
+        "cpu",
+        "cpus",
+        "gpus"
+      ],
+      "properties": {
+        "key": {
+          "description": "One string that differs exactly when the hardware differs (compare these).",
+          "type": "string"
+        },
+        "cpu": {
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "cpus": {
+          "type": [
+            "integer",
+            "null"
+          ]
+        },
+        "gpus": {
+          "type": "array",
+          "items": {
+            "type": "string"
+          }
+        }
+      }
+    },
+    "MetricComparison": {
+      "title": "MetricComparison",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "name",
+        "source",
+        "better",
+        "baseline_median",
+        "median",
+        "baseline_n",
+        "n",
+        "ratio",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "test",
+        "verdict"
+      ],
+      "properties": {
+        "name": {
+          "type": "string"
+        },
+        "source": {
+          "type": "string",
+          "enum": [
+            "result",
+            "harness"
+          ]
+        },
+        "better": {
+          "$ref": "#/definitions/Better"
+        },
+        "baseline_median": {
+          "type": "number"
+        },
+        "median": {
+          "type": "number"
+        },
+        "baseline_n": {
+          "type": "integer"
+        },
+        "n": {
+          "type": "integer"
+        },
+        "ratio": {
+          "description": "median / baseline median; null when the baseline median is 0.",
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "ci_low": {
+          "description": "Lower end of the ratio's 95 % bootstrap interval (percentile, 2,000 seeded resamples).",
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "ci_high": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "p_value": {
+          "description": "Two-sided Mann-Whitney U p-value.",
+          "type": "number",
+          "minimum": 0,
+          "maximum": 1
+        },
+        "test": {
+          "description": "exact: the exact distribution of U (small samples without ties); normal: the normal approximation with tie and continuity correction.",
+          "type": "string",
+          "enum": [
+            "exact",
+            "normal"
+          ]
+        },
+        "verdict": {
+          "$ref": "#/definitions/Verdict"
+        }
+      }
+    },
+    "ListingDetail": {
+      "title": "ListingDetail",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "inspection_id",
+        "identifier",
+        "created",
+        "state",
+        "batch_size",
+        "items_done",
+        "items_failed",
+        "finished_at"
+      ],
+      "properties": {
+        "inspection_id": {
+          "type": "string"
+        },
+        "identifier": {
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "created": {
+          "description": "The specification's @created (zone-less UTC).",
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "state": {
+          "type": "string",
+          "enum": [
+            "pending",
+            "building",
+            "running",
+            "succeeded",
+            "failed"
+          ]
+        },
+        "batch_size": {
+          "type": "integer"
+        },
+        "items_done": {
+          "type": "integer"
+        },
+        "items_failed": {
+          "type": "integer"
+        },
+        "finished_at": {
+          "type": [
+            "string",
+            "null"
+          ]
+        }
+      }
+    },
+    "InspectionBrief": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "inspection_id",
+        "identifier",
+        "created",
+        "state",
+        "batch_size",
+        "items_done",
+        "items_failed",
+        "hardware"
+      ],
+      "properties": {
+        "inspection_id": {
+          "type": "string"
+        },
+        "identifier": {
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "created": {
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "state": {
+          "type": "string"
+        },
+        "batch_size": {
+          "type": "integer"
+        },
+        "items_done": {
+          "type": "integer"
+        },
+        "items_failed": {
+          "type": "integer"
+        },
+        "hardware": {
+          "$ref": "#/definitions/RunHardware"
+        }
+      }
+    },
+    "CompareAnswer": {
+      "title": "CompareAnswer",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "baseline",
+        "inspections",
+        "comparisons",
+        "parameters"
+      ],
+      "properties": {
+        "baseline": {
+          "description": "The first id: every other is compared with it.",
+          "type": "string"
+        },
+        "inspections": {
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/InspectionBrief"
+          }
+        },
+        "comparisons": {
+          "type": "array",
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": [
+              "inspection_id",
+              "metrics",
+              "warnings"
+            ],
+            "properties": {
+              "inspection_id": {
+                "type": "string"
+              },
+              "metrics": {
+                "description": "Every metric both have, @result metrics first.",
+                "type": "array",
+                "items": {
+                  "$ref": "#/definitions/MetricComparison"
+                }
+              },
+              "warnings": {
+                "description": "Different hardware, a batch too small to tell (n < 5), failed runs.",
+                "type": "array",
+                "items": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        },
+        "parameters": {
+          "type": "object"
+        }
+      }
+    },
+    "HistoryPoint": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "inspection_id",
+        "created",
+        "state",
+        "n",
+        "median",
+        "min",
+        "max",
+        "q1",
+        "q3",
+        "hardware",
+        "hardware_changed",
+        "previous",
+        "comparison"
+      ],
+      "properties": {
+        "inspection_id": {
+          "type": "string"
+        },
+        "created": {
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "state": {
+          "type": "string"
+        },
+        "n": {
+          "type": "integer"
+        },
+        "median": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "min": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "max": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "q1": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "q3": {
+          "type": [
+            "number",
+            "null"
+          ]
+        },
+        "hardware": {
+          "$ref": "#/definitions/RunHardware"
+        },
+        "hardware_changed": {
+          "description": "The hardware differs from the point before it.",
+          "type": "boolean"
+        },
+        "previous": {
+          "description": "The latest earlier inspection on the same hardware with values of this metric, compared with: null when there is none.",
+          "type": [
+            "string",
+            "null"
+          ]
+        },
+        "comparison": {
+          "anyOf": [
+            {
+              "$ref": "#/definitions/MetricComparison"
+            },
+            {
+              "type": "null"
+            }
+          ]
+        }
+      }
+    },
+    "HistoryAnswer": {
+      "title": "HistoryAnswer",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "identifier",
+        "metric",
+        "metrics",
+        "points",
+        "parameters"
+      ],
+      "properties": {
+        "identifier": {
+          "type": "string"
+        },
+        "metric": {
+          "type": "string"
+        },
+        "metrics": {
+          "description": "Every metric the identifier's inspections have (pick one with ?metric=).",
+          "type": "array",
+          "items": {
+            "type": "string"
+          }
+        },
+        "points": {
+          "description": "Oldest first.",
+          "type": "array",
+          "items": {
+            "$ref": "#/definitions/HistoryPoint"
+          }
+        },
+        "parameters": {
+          "type": "object"
+        }
+      }
     }
   }
 } as const;
@@ -1548,6 +2159,22 @@ export const specificationSchema = {
         "network": {
           "description": "Whether a run may reach the network (container and cluster executors).",
           "type": "boolean"
+        },
+        "metrics": {
+          "description": "Which way is better for a metric the comparison cannot tell by its name (an @result key, nested keys joined with dots): higher or lower. Overrides the rule by name (time and memory lower, rates higher).",
+          "type": "object",
+          "maxProperties": 200,
+          "propertyNames": {
+            "minLength": 1,
+            "maxLength": 200
+          },
+          "additionalProperties": {
+            "type": "string",
+            "enum": [
+              "higher",
+              "lower"
+            ]
+          }
         }
       }
     },
@@ -2308,4 +2935,4 @@ export const summarySchema = {
   }
 } as const;
 
-export const allSchemas = [apiSchema, buildContextSchema, buildStatusSchema, eventsSchema, hwinfoSchema, messagesSchema, resultSchema, specificationSchema, summarySchema] as const;
+export const allSchemas = [apiSchema, buildContextSchema, buildStatusSchema, eventsSchema, explorerSchema, hwinfoSchema, messagesSchema, resultSchema, specificationSchema, summarySchema] as const;

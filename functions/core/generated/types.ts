@@ -88,6 +88,10 @@ export interface SubmitAnswer {
  */
 export interface ListingAnswer {
   inspections: string[];
+  /**
+   * With ?details=true only: one entry per listed inspection, in the same order (identifier, state, runs done and failed, creation time).
+   */
+  details?: ListingDetail[];
   parameters: {
     page: number;
     limit: number;
@@ -337,6 +341,235 @@ export interface S3EventRecord {
       sequencer: string;
     };
   };
+}
+
+/**
+ * Which way is better for a metric: time and memory lower; @result metrics named like rates higher; run.metrics in the specification overrides.
+ *
+ * This interface was referenced by `ExplorerAnswers`'s JSON-Schema
+ * via the `definition` "Better".
+ */
+export type Better = "higher" | "lower";
+/**
+ * faster: significantly better (p < 0.05 and the ratio's 95 % interval excludes 1); slower: significantly worse; otherwise no significant difference.
+ *
+ * This interface was referenced by `ExplorerAnswers`'s JSON-Schema
+ * via the `definition` "Verdict".
+ */
+export type Verdict = "faster" | "slower" | "no significant difference";
+
+/**
+ * Answers of the results explorer: a run's metrics, comparisons between inspections, the history of an identifier.
+ */
+export interface ExplorerAnswers {
+  [k: string]: unknown;
+}
+/**
+ * This interface was referenced by `ExplorerAnswers`'s JSON-Schema
+ * via the `definition` "MetricStats".
+ */
+export interface MetricStats {
+  /**
+   * result: a number in stdout's @result (nested keys joined with dots); harness: measured by the harness (wall_time, usage.*).
+   */
+  source: "result" | "harness";
+  better: Better;
+  /**
+   * Runs with a value.
+   */
+  n: number;
+  median: number | null;
+  mean: number | null;
+  min: number | null;
+  max: number | null;
+  /**
+   * Sample standard deviation (n - 1); null below 2 values.
+   */
+  stdev: number | null;
+  /**
+   * Coefficient of variation, stdev / |mean|; null when either is unknown or the mean is 0.
+   */
+  cv: number | null;
+  /**
+   * The value of each item, in item order (index = item); null where the item has none (missing, failed before measuring, or not a number).
+   */
+  values: (number | null)[];
+}
+/**
+ * This interface was referenced by `ExplorerAnswers`'s JSON-Schema
+ * via the `definition` "RunRow".
+ */
+export interface RunRow {
+  item: number;
+  exit_code: number | null;
+  reason: string | null;
+  wall_time: number | null;
+  hardware_match: boolean | null;
+  /**
+   * stdout's @parameters of the run, as it printed them.
+   */
+  parameters: {} | null;
+}
+/**
+ * This interface was referenced by `ExplorerAnswers`'s JSON-Schema
+ * via the `definition` "MetricsAnswer".
+ */
+export interface MetricsAnswer {
+  inspection_id: string;
+  batch_size: number;
+  /**
+   * Every metric by name: @result metrics first, widest-spread first; then the harness's.
+   */
+  metrics: {
+    [k: string]: MetricStats;
+  };
+  /**
+   * One row per stored result, in item order.
+   */
+  runs: RunRow[];
+  parameters: {};
+}
+/**
+ * What the runs of an inspection ran on, from hwinfo: the most common value of each field.
+ *
+ * This interface was referenced by `ExplorerAnswers`'s JSON-Schema
+ * via the `definition` "RunHardware".
+ */
+export interface RunHardware {
+  /**
+   * One string that differs exactly when the hardware differs (compare these).
+   */
+  key: string;
+  cpu: string | null;
+  cpus: number | null;
+  gpus: string[];
+}
+/**
+ * This interface was referenced by `ExplorerAnswers`'s JSON-Schema
+ * via the `definition` "MetricComparison".
+ */
+export interface MetricComparison {
+  name: string;
+  source: "result" | "harness";
+  better: Better;
+  baseline_median: number;
+  median: number;
+  baseline_n: number;
+  n: number;
+  /**
+   * median / baseline median; null when the baseline median is 0.
+   */
+  ratio: number | null;
+  /**
+   * Lower end of the ratio's 95 % bootstrap interval (percentile, 2,000 seeded resamples).
+   */
+  ci_low: number | null;
+  ci_high: number | null;
+  /**
+   * Two-sided Mann-Whitney U p-value.
+   */
+  p_value: number;
+  /**
+   * exact: the exact distribution of U (small samples without ties); normal: the normal approximation with tie and continuity correction.
+   */
+  test: "exact" | "normal";
+  verdict: Verdict;
+}
+/**
+ * This interface was referenced by `ExplorerAnswers`'s JSON-Schema
+ * via the `definition` "ListingDetail".
+ */
+export interface ListingDetail {
+  inspection_id: string;
+  identifier: string | null;
+  /**
+   * The specification's @created (zone-less UTC).
+   */
+  created: string | null;
+  state: "pending" | "building" | "running" | "succeeded" | "failed";
+  batch_size: number;
+  items_done: number;
+  items_failed: number;
+  finished_at: string | null;
+}
+/**
+ * This interface was referenced by `ExplorerAnswers`'s JSON-Schema
+ * via the `definition` "InspectionBrief".
+ */
+export interface InspectionBrief {
+  inspection_id: string;
+  identifier: string | null;
+  created: string | null;
+  state: string;
+  batch_size: number;
+  items_done: number;
+  items_failed: number;
+  hardware: RunHardware;
+}
+/**
+ * This interface was referenced by `ExplorerAnswers`'s JSON-Schema
+ * via the `definition` "CompareAnswer".
+ */
+export interface CompareAnswer {
+  /**
+   * The first id: every other is compared with it.
+   */
+  baseline: string;
+  inspections: InspectionBrief[];
+  comparisons: {
+    inspection_id: string;
+    /**
+     * Every metric both have, @result metrics first.
+     */
+    metrics: MetricComparison[];
+    /**
+     * Different hardware, a batch too small to tell (n < 5), failed runs.
+     */
+    warnings: string[];
+  }[];
+  parameters: {};
+}
+/**
+ * This interface was referenced by `ExplorerAnswers`'s JSON-Schema
+ * via the `definition` "HistoryPoint".
+ */
+export interface HistoryPoint {
+  inspection_id: string;
+  created: string | null;
+  state: string;
+  n: number;
+  median: number | null;
+  min: number | null;
+  max: number | null;
+  q1: number | null;
+  q3: number | null;
+  hardware: RunHardware;
+  /**
+   * The hardware differs from the point before it.
+   */
+  hardware_changed: boolean;
+  /**
+   * The latest earlier inspection on the same hardware with values of this metric, compared with: null when there is none.
+   */
+  previous: string | null;
+  comparison: MetricComparison | null;
+}
+/**
+ * This interface was referenced by `ExplorerAnswers`'s JSON-Schema
+ * via the `definition` "HistoryAnswer".
+ */
+export interface HistoryAnswer {
+  identifier: string;
+  metric: string;
+  /**
+   * Every metric the identifier's inspections have (pick one with ?metric=).
+   */
+  metrics: string[];
+  /**
+   * Oldest first.
+   */
+  points: HistoryPoint[];
+  parameters: {};
 }
 
 /**
@@ -607,6 +840,12 @@ export interface InspectionSpecification {
      * Whether a run may reach the network (container and cluster executors).
      */
     network?: boolean;
+    /**
+     * Which way is better for a metric the comparison cannot tell by its name (an @result key, nested keys joined with dots): higher or lower. Overrides the rule by name (time and memory lower, rates higher).
+     */
+    metrics?: {
+      [k: string]: "higher" | "lower";
+    };
   };
   /**
    * @maxItems 64
