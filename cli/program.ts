@@ -283,10 +283,11 @@ export function buildProgram(): Command {
       const stack = await startEmbedded({ dataDir: dir, port: opts.port, host: opts.host });
       const { makeLogger } = await import('../functions/logger.js');
       makeLogger('local').info('amun is listening', {
-        api: `${stack.apiUrl}/api/v1`, storage: stack.storageEndpoint, completions: stack.queueUrls.completions,
+        api: `${stack.apiUrl}/api/v1`, explorer: `${stack.apiUrl}/`, storage: stack.storageEndpoint, completions: stack.queueUrls.completions,
         executor: stack.app.executor.kind, dataDir: dir, token: stack.config.apiToken !== undefined, pid: process.pid,
       });
       err(`amun is listening on ${stack.apiUrl}/api/v1 (executor ${stack.app.executor.kind}, data dir ${dir}, storage ${stack.storageEndpoint}${stack.config.apiToken ? ', token required' : ''})`);
+      err(`results explorer: ${stack.apiUrl}/`);
       await new Promise<void>((done) => {
         let stopping = false;
         const stop = (signal: NodeJS.Signals): void => {

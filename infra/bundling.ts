@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OutputFormat, SourceMapMode, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Route } from '../functions/routes.js';
-import { SWAGGER_UI_BUNDLE_DIR, SWAGGER_UI_FILES } from '../functions/api/paths.js';
+import { EXPLORER_BUNDLE_DIR, EXPLORER_ESBUILD, EXPLORER_FILES, SWAGGER_UI_BUNDLE_DIR, SWAGGER_UI_FILES } from '../functions/api/paths.js';
 
 /** The repository root: infra/ sits directly below it. */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -131,11 +131,38 @@ export function swaggerUiCommands(inputDir: string, outputDir: string): string[]
   return [`mkdir -p ${sh(to)}`, ...[...Object.keys(SWAGGER_UI_FILES), 'LICENSE', 'NOTICE'].map((file) => `cp ${sh(join(from, file))} ${sh(join(to, file))}`)];
 }
 
+/**
+ * Shell commands that build the results explorer (functions/api/explorer-page.ts) into
+ * `outputDir/explorer/`: web/main.ts bundled by the esbuild CLI with the options the embedded
+ * server builds it with in-process, plus the page and its static files from web/.
+ */
+export function explorerCommands(inputDir: string, outputDir: string): string[] {
+  const o = EXPLORER_ESBUILD;
+  const to = join(outputDir, EXPLORER_BUNDLE_DIR);
+  const esbuild = join(inputDir, 'node_modules', '.bin', 'esbuild');
+  const flags = [
+    '--bundle',
+    `--format=${o.format}`,
+    `--platform=${o.platform}`,
+    `--target=${o.target}`,
+    ...(o.minify ? ['--minify'] : []),
+    `--legal-comments=${o.legalComments}`,
+    '--log-level=warning',
+  ];
+  const statics = ['index.html', ...Object.keys(EXPLORER_FILES).filter((f) => f !== 'explorer.js')];
+  return [
+    `mkdir -p ${sh(to)}`,
+    [esbuild, join(inputDir, o.entry), ...flags, `--outfile=${join(to, 'explorer.js')}`].map(sh).join(' '),
+    ...statics.map((file) => `cp ${sh(join(inputDir, 'web', file))} ${sh(join(to, file))}`),
+  ];
+}
+
 /** The same options for NodejsFunction, which runs the project's esbuild locally. */
 export function lambdaBundling(options: { kubernetesClient: boolean; swaggerUi?: boolean }): BundlingOptions {
   const after = (inputDir: string, outputDir: string): string[] => [
     ...(options.kubernetesClient ? kubernetesClientCommands(inputDir, outputDir) : []),
     ...(options.swaggerUi ? swaggerUiCommands(inputDir, outputDir) : []),
+    ...(options.swaggerUi ? explorerCommands(inputDir, outputDir) : []),
   ];
   return {
     forceDockerBundling: false,

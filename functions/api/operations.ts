@@ -8,6 +8,8 @@
  *   GET /metrics        Prometheus text (functions/api/metrics.ts); the token when one is set
  *   GET /api/v1         {paths: [...]}: every path of the v1 API
  *   GET /api/v1/ui/     the interactive documentation (functions/api/ui.ts, public)
+ *   GET /               the results explorer, a web page (functions/api/explorer-page.ts, public; its
+ *                       files under /explorer/)
  *
  * `version` in the health answers is the service_version (functions/api/version.ts), as the
  * original's was.
@@ -20,7 +22,8 @@ import type { HealthAnswer, HealthCheck, PathsAnswer } from '../core/generated/t
 import type { Logger } from '../logger.js';
 import { json, type HttpResult } from './http.js';
 import { ApiMetrics } from './metrics.js';
-import { API_BASE, OPERATIONS_PATHS, UI_PATH, isPublicPath } from './paths.js';
+import { ExplorerPage } from './explorer-page.js';
+import { API_BASE, EXPLORER_FILES_PATH, EXPLORER_PATH, OPERATIONS_PATHS, UI_PATH, isPublicPath } from './paths.js';
 import { SwaggerUi } from './ui.js';
 import { STORE_LAYOUT_VERSION, serviceVersionOf } from './version.js';
 
@@ -80,6 +83,7 @@ export function makeOperations(app: Pick<App, 'config' | 'records'>, options: Op
   const sqsClient = (): SQSClient => (sqs ??= makeSqsClient(config));
   let metrics: ApiMetrics | undefined;
   const ui = new SwaggerUi();
+  const explorer = new ExplorerPage();
 
   const readiness = async (): Promise<HttpResult> => {
     const [store, queue] = await Promise.all([
@@ -125,6 +129,8 @@ export function makeOperations(app: Pick<App, 'config' | 'records'>, options: Op
     { method: 'GET', path: API_BASE, handler: listing },
     { method: 'GET', path: UI_PATH, handler: async (event) => ui.page(event) },
     { method: 'GET', path: `${UI_PATH}/{file}`, handler: async (event) => ui.file(event) },
+    { method: 'GET', path: EXPLORER_PATH, handler: (event) => explorer.page(event) },
+    { method: 'GET', path: `${EXPLORER_FILES_PATH}/{file}`, handler: (event) => explorer.file(event) },
   ];
   return { routes, isPublic: isPublicPath, serviceVersion };
 }

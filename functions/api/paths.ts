@@ -25,9 +25,48 @@ export const PUBLIC_PATHS: ReadonlyArray<string> = [
   OPERATIONS_PATHS.liveness,
 ];
 
-/** Whether `path` answers without the token: the public paths, and the UI page with its files. */
+/**
+ * The results explorer (web/, functions/api/explorer-page.ts): its page at the root, its files below
+ * `EXPLORER_FILES_PATH`. Public like the documentation page: they hold no data; the page's own
+ * requests to the v1 API carry the token.
+ */
+export const EXPLORER_PATH = '/';
+export const EXPLORER_FILES_PATH = '/explorer';
+
+/** The explorer's files, by name, with their media types: the page loads these and nothing else. */
+export const EXPLORER_FILES: Readonly<Record<string, string>> = {
+  'explorer.js': 'text/javascript; charset=utf-8',
+  'explorer.css': 'text/css; charset=utf-8',
+  'favicon.svg': 'image/svg+xml',
+};
+
+/** Folder name of the explorer's built files inside a Lambda bundle (infra/bundling.ts writes them). */
+export const EXPLORER_BUNDLE_DIR = 'explorer';
+
+/**
+ * How web/main.ts becomes explorer.js, in esbuild's terms: built in-process at the first request
+ * locally (functions/api/explorer-page.ts), by the esbuild CLI when the API function is bundled
+ * (infra/bundling.ts). One script, no eval, no inline code (the page's CSP allows neither).
+ */
+export const EXPLORER_ESBUILD = {
+  entry: 'web/main.ts',
+  bundle: true,
+  format: 'iife',
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  legalComments: 'eof',
+} as const;
+
+/** Whether `path` answers without the token: the public paths, the UI page with its files, the explorer's page and files. */
 export function isPublicPath(path: string): boolean {
-  return PUBLIC_PATHS.includes(path) || path === UI_PATH || path.startsWith(`${UI_PATH}/`);
+  return (
+    PUBLIC_PATHS.includes(path) ||
+    path === UI_PATH ||
+    path.startsWith(`${UI_PATH}/`) ||
+    path === EXPLORER_PATH ||
+    path.startsWith(`${EXPLORER_FILES_PATH}/`)
+  );
 }
 
 /**

@@ -77,8 +77,9 @@ export class ResultsExplorer {
     return out;
   }
 
+  /** Stored once the inspection finished (one read); computed from every result before. */
   async metrics(id: string): Promise<Omit<MetricsAnswer, 'parameters'>> {
-    return inspectionMetrics(await this.records.outcomes(id));
+    return (await this.records.metrics(id)) ?? inspectionMetrics(await this.records.outcomes(id));
   }
 
   async compare(ids: ReadonlyArray<string>): Promise<Omit<CompareAnswer, 'parameters'>> {

@@ -78,6 +78,10 @@ export class Layout {
   summary(id: string): string {
     return `${this.prefix}/${id}/summary`;
   }
+  /** Ours: the metrics of a finished inspection's runs (GET /inspect/{id}/metrics), written once it finished. */
+  metrics(id: string): string {
+    return `${this.prefix}/${id}/metrics`;
+  }
   /** Ours: written once the completion message went out. */
   completion(id: string): string {
     return `${this.prefix}/${id}/completion`;

@@ -23,6 +23,7 @@ import type { InspectionRecords } from './records.js';
 import { syntheticResult } from './results.js';
 import { reportedScript, type Specification } from './specification.js';
 import { computeSummary } from './summary.js';
+import { inspectionMetrics } from './explorer.js';
 import { toProblems, validators } from './validation.js';
 
 export interface PipelineDeps {
@@ -274,19 +275,20 @@ export class Pipeline {
     const spec = await records.specification(id);
     for (let attempt = 1; ; attempt++) {
       const current = await records.summary(id);
-      const summary = await this.summarize(id);
+      const outcomes = await records.outcomes(id);
+      const summary = computeSummary(outcomes);
       if (await records.swapSummary(id, summary, current)) {
-        if (summary.finished) await this.complete(id, spec, summary, delivery);
+        if (summary.finished) {
+          // Final once finished (results are created once): the explorer reads them in one GET.
+          await records.writeMetrics(id, inspectionMetrics(outcomes));
+          await this.complete(id, spec, summary, delivery);
+        }
         return;
       }
       if (attempt >= SUMMARY_ATTEMPTS) throw new Error(`the summary of ${id} kept changing under ${SUMMARY_ATTEMPTS} attempts to write it`);
     }
   }
 
-  /** The summary as the stored outcomes make it. */
-  private async summarize(id: string): Promise<InspectionSummary> {
-    return computeSummary(await this.deps.records.outcomes(id));
-  }
 
   /**
    * One completion message per inspection. Its marker is claimed (`sending`) before the send and

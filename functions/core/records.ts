@@ -15,7 +15,7 @@
  *   <prefix>/<id>/completion            claimed before the completion message is sent
  *   <prefix>-index/<inverted time>_<id> the listing, newest first
  */
-import type { BuildStatus, InspectionSummary, RunReport } from './generated/types.js';
+import type { BuildStatus, InspectionSummary, MetricsAnswer, RunReport } from './generated/types.js';
 import { decodeContext, encodeContext } from './context.js';
 import { CorruptDataError, NotFoundError } from './errors.js';
 import { stableJson } from './json.js';
@@ -30,6 +30,12 @@ const JSON_TYPE = 'application/json';
 const TEXT_TYPE = 'text/plain; charset=utf-8';
 
 /** The summary as stored, with the ETag a swap must name. */
+/** GET /inspect/{id}/metrics without its parameters: what is stored once an inspection finished. */
+export type InspectionMetrics = Omit<MetricsAnswer, 'parameters'>;
+
+/** Result reads in flight at once while reading an inspection's outcomes. */
+const OUTCOME_READS = 16;
+
 export interface StoredSummary {
   summary: InspectionSummary;
   text: string;
@@ -319,11 +325,22 @@ export class InspectionRecords {
    */
   async outcomes(id: string): Promise<SummaryInputs> {
     const [spec, build, items] = await Promise.all([this.specification(id), this.buildStatus(id), this.resultItems(id)]);
+    // Read OUTCOME_READS at a time: a batch of 1,000 is 1,000 GETs, one after the other took seconds.
+    const sorted = [...items].sort((a, b) => a - b);
+    const reports: Array<RunReport | 'invalid' | undefined> = new Array<RunReport | 'invalid' | undefined>(sorted.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < sorted.length) {
+        const at = next++;
+        reports[at] = await this.report(id, sorted[at]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(OUTCOME_READS, sorted.length) }, worker));
     const results = new Map<number, RunReport | 'invalid'>();
-    for (const item of items) {
-      const report = await this.report(id, item);
+    sorted.forEach((item, at) => {
+      const report = reports[at];
       if (report !== undefined) results.set(item, report);
-    }
+    });
     return { inspectionId: id, spec, build, results };
   }
 
@@ -350,6 +367,26 @@ export class InspectionRecords {
   }
 
   // ------------------------------------------------------------------ summary and completion
+
+  /** The metrics written when the inspection finished; undefined before (or for one the original wrote). */
+  async metrics(id: string): Promise<InspectionMetrics | undefined> {
+    const raw = await this.deps.store.get(this.layout.metrics(id));
+    if (!raw) return undefined;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new CorruptDataError(`metrics of ${id} are not JSON`);
+    }
+    if (!validators.metricsAnswer({ ...(value as object), parameters: {} })) throw new CorruptDataError(`metrics of ${id} do not match the schema`);
+    return value as InspectionMetrics;
+  }
+
+  /** A finished inspection's metrics: final, since every result is created once. Same inputs, same bytes. */
+  async writeMetrics(id: string, metrics: InspectionMetrics): Promise<void> {
+    if (!validators.metricsAnswer({ ...metrics, parameters: {} })) throw new CorruptDataError(`metrics of ${id} do not match the schema`);
+    await this.deps.store.put(this.layout.metrics(id), stableJson(metrics), JSON_TYPE);
+  }
 
   async summary(id: string): Promise<StoredSummary | undefined> {
     const stored = await this.deps.store.read(this.layout.summary(id));

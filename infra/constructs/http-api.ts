@@ -14,7 +14,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { API_BASE, CORS_POLICY, OPERATIONS_PATHS, PUBLIC_PATHS, UI_PATH } from '../../functions/api/paths.js';
+import { API_BASE, CORS_POLICY, EXPLORER_FILES_PATH, EXPLORER_PATH, OPERATIONS_PATHS, PUBLIC_PATHS, UI_PATH } from '../../functions/api/paths.js';
 import type { ApiAuth } from '../context.js';
 import { acknowledge } from '../nag.js';
 
@@ -86,15 +86,15 @@ export class AmunHttpApi extends Construct {
     this.api.addRoutes({ path: `${props.basePath}/{proxy+}`, methods: [HttpMethod.ANY], integration });
     // `{proxy+}` matches below the base path only: the path list at the base path itself, the operations at the root.
     const authorized = [props.basePath, OPERATIONS_PATHS.metrics];
-    // The handler's own public paths (paths.ts), plus everything below the UI: no authorizer, as locally without a token.
-    const open = props.basePath === API_BASE ? [...PUBLIC_PATHS, UI_PATH, `${UI_PATH}/{proxy+}`] : [];
+    // The handler's own public paths (paths.ts), plus everything below the UI and the explorer's page and files: no authorizer, as locally without a token.
+    const open = props.basePath === API_BASE ? [...PUBLIC_PATHS, UI_PATH, `${UI_PATH}/{proxy+}`, EXPLORER_PATH, `${EXPLORER_FILES_PATH}/{proxy+}`] : [];
     for (const path of authorized) this.api.addRoutes({ path, methods: [HttpMethod.GET], integration });
     for (const path of open) {
       for (const route of this.api.addRoutes({ path, methods: [HttpMethod.GET], integration, authorizer: new HttpNoneAuthorizer() })) {
         acknowledge(route, [
           {
             id: 'AwsSolutions-APIG4',
-            reason: `GET ${path} is public by design (docs/SECURITY.md, "Public endpoints"): the version, the API description, its documentation page and health reveal nothing about inspections; stage throttling bounds what calling it costs.`,
+            reason: `GET ${path} is public by design (docs/SECURITY.md, "Public endpoints"): the version, the API description, its documentation page, the results explorer's page and files (no data: its requests carry the token) and health reveal nothing about inspections; stage throttling bounds what calling it costs.`,
           },
         ]);
       }

@@ -64,6 +64,9 @@ describe('results explorer', () => {
     for (const name of ['wall_time', 'usage.ru_utime', 'usage.ru_maxrss']) expect(metrics[name]).toMatchObject({ source: 'harness', better: 'lower', n: BATCH });
     expect(runs.map((r: { item: number }) => r.item)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(runs[0]).toMatchObject({ exit_code: 0, reason: null, parameters: { n: 64 } });
+    // Written once the inspection finished, and what the endpoint answers (one read, not one per run).
+    const { parameters: _p, ...stored } = answer.body;
+    expect(await stack.app.records.metrics(ids[0]!)).toEqual(stored);
   });
 
   it('GET /compare: a 2x slower script is slower with an interval above 1; the same script shows no significant difference', async () => {

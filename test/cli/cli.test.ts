@@ -150,6 +150,15 @@ describe('amun CLI', () => {
       }
     });
 
+    it("prints the explorer page's URL, and the page answers there", async () => {
+      const origin = url.replace(/\/api\/v1$/, '');
+      await new Promise((r) => setTimeout(r, 200));
+      expect(serverErr).toContain(`results explorer: ${origin}/`);
+      const page = await fetch(`${origin}/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    });
+
     let id = '';
     const authed = (args: string[], options: { env?: Record<string, string> } = {}) => amun(args, { ...options, env: { AMUN_API_TOKEN: token, ...options.env } });
 

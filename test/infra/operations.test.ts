@@ -5,7 +5,7 @@
  * more of them), and CORS for listed origins is the gateway's (off by default). Templates only.
  */
 import { configFromEnv, ENV } from '../../functions/config.js';
-import { API_BASE, OPERATIONS_PATHS, PUBLIC_PATHS, UI_PATH } from '../../functions/api/paths.js';
+import { API_BASE, EXPLORER_FILES_PATH, EXPLORER_PATH, OPERATIONS_PATHS, PUBLIC_PATHS, UI_PATH } from '../../functions/api/paths.js';
 import { awsRoutes, QUEUE_URL_VARIABLES } from '../../infra/stack.js';
 import { allowed, flat, functionResource, functionStatements, logicalId, placeholderEnvironment, synth, type Synthesized } from './support.js';
 
@@ -25,7 +25,7 @@ describe('the gateway and the API function (IAM, no CORS)', () => {
 
   it('routes the base path and /metrics behind IAM, the public paths (version, document, UI, health) without an authorizer', () => {
     const routes = routeKeys(s);
-    const open = [...PUBLIC_PATHS, UI_PATH, `${UI_PATH}/{proxy+}`];
+    const open = [...PUBLIC_PATHS, UI_PATH, `${UI_PATH}/{proxy+}`, EXPLORER_PATH, `${EXPLORER_FILES_PATH}/{proxy+}`];
     expect(Object.keys(routes).sort()).toEqual(
       [`ANY ${API_BASE}/{proxy+}`, `GET ${API_BASE}`, `GET ${OPERATIONS_PATHS.metrics}`, ...open.map((p) => `GET ${p}`)].sort(),
     );

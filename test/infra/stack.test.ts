@@ -8,7 +8,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { configFromEnv } from '../../functions/config.js';
 import { queues as queueTable, routes, resolvePrefix, type QueueName } from '../../functions/routes.js';
 import { kubernetesClientBundle, repoRoot } from '../../infra/bundling.js';
-import { PUBLIC_PATHS, SWAGGER_UI_BUNDLE_DIR, SWAGGER_UI_FILES } from '../../functions/api/paths.js';
+import { EXPLORER_BUNDLE_DIR, EXPLORER_FILES, PUBLIC_PATHS, SWAGGER_UI_BUNDLE_DIR, SWAGGER_UI_FILES } from '../../functions/api/paths.js';
 import { VISIBILITY_FACTOR } from '../../infra/constructs/queue.js';
 import { BUILD_CONTEXT_TAG } from '../../infra/constructs/store.js';
 import { awsQueues, awsRoutes, CLUSTER_USE, QUEUE_URL_VARIABLES } from '../../infra/stack.js';
@@ -101,6 +101,15 @@ describe('functions: one per route of the table that runs on AWS', () => {
     }
   });
 
+  it.each(onAws.map((r) => [r.name, r] as const))('%s: the results explorer (page, built script, stylesheet) ships beside the bundle exactly when the function serves the API', (name, route) => {
+    const dir = join(assetDir(name), EXPLORER_BUNDLE_DIR);
+    expect(existsSync(dir)).toBe(route.trigger.kind === 'http');
+    if (route.trigger.kind !== 'http') return;
+    for (const file of ['index.html', ...Object.keys(EXPLORER_FILES)]) expect({ file, exists: existsSync(join(dir, file)) }).toEqual({ file, exists: true });
+    expect(statSync(join(dir, 'explorer.js')).size).toBeGreaterThan(50_000);
+    expect(readFileSync(join(dir, 'index.html'), 'utf8')).toBe(readFileSync(join(repoRoot, 'web', 'index.html'), 'utf8'));
+  });
+
   it('the client beside the bundles exports every name the functions take from their lazy import of it', () => {
     const exported = new Set(
       /export\s*\{([^}]*)\}\s*from\s*'@kubernetes\/client-node'/
@@ -176,7 +185,7 @@ describe('triggers, as the table says', () => {
     const [route] = byKind('http');
     if (route?.trigger.kind !== 'http') throw new Error('no http route');
     // Besides the proxy route: the base path and the operations paths (test/infra/operations.test.ts).
-    s.template.resourceCountIs('AWS::ApiGatewayV2::Route', 1 + 2 + PUBLIC_PATHS.length + 2);
+    s.template.resourceCountIs('AWS::ApiGatewayV2::Route', 1 + 2 + PUBLIC_PATHS.length + 2 + 2);
     s.template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
       RouteKey: `ANY ${route.trigger.basePath}/{proxy+}`,
       AuthorizationType: 'AWS_IAM',
