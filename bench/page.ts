@@ -65,6 +65,9 @@ try {
     const w = await statusOf(stack, id);
     return w?.finished && w.items_done + w.items_failed >= RUNS ? true : undefined;
   });
+  // The queued run messages of the written items (each finds its result and stops) drain first:
+  // the page is timed on an idle server.
+  await stack.idle();
   await (await fetch(`${stack.apiUrl}/explorer/explorer.js`)).arrayBuffer();
 
   // Where the time goes on the server: each call the page makes, once.
