@@ -102,9 +102,10 @@ try {
         const perf = (globalThis as unknown as { performance: { getEntriesByType(type: string): unknown[] } }).performance;
         const nav = perf.getEntriesByType('navigation')[0] as { domContentLoadedEventEnd?: number } | undefined;
         const res = perf.getEntriesByType('resource') as Array<{ name: string; startTime: number; responseEnd: number }>;
-        return { domContentLoaded: Math.round(nav?.domContentLoadedEventEnd ?? 0), resources: res.map((r) => `${new URL(r.name).pathname.split('/').slice(-2).join('/')} ${Math.round(r.startTime)}-${Math.round(r.responseEnd)}`) };
+        const measures = (perf.getEntriesByType('measure') as Array<{ name: string; duration: number }>).map((m) => `${m.name.replace(/^amun:/, '')} ${Math.round(m.duration)} ms`);
+        return { measures, domContentLoaded: Math.round(nav?.domContentLoadedEventEnd ?? 0), resources: res.map((r) => `${new URL(r.name).pathname.split('/').slice(-2).join('/')} ${Math.round(r.startTime)}-${Math.round(r.responseEnd)}`) };
       });
-      console.log(`last load: DOMContentLoaded at ${timing.domContentLoaded} ms; requests (start-end ms): ${timing.resources.join(', ')}`);
+      console.log(`last load: DOMContentLoaded at ${timing.domContentLoaded} ms; requests (start-end ms): ${timing.resources.join(', ')}; drawing: ${timing.measures.join(', ')}`);
     }
     await page.close();
   }

@@ -413,9 +413,14 @@ function inspectionPage(v: View, id: string): void {
       const metrics = await metricsRead;
       if (!v.alive) return false;
       clear(runsBox);
+      // Marks for the page benchmark (bench/page.ts reads them): what drawing the runs costs.
+      performance.mark('amun:runs-table');
       runsBox.append(rowsOrNone(runsTable(id, metrics, w, itemLog), done));
+      performance.measure('amun:runs-table', 'amun:runs-table');
+      performance.mark('amun:plots');
       clear(plotsBox);
       plotsBox.append(metrics ? plotsFor(metrics) : h('p', { class: 'muted' }, done > 0 ? 'Metrics are not available.' : 'No runs yet.'));
+      performance.measure('amun:plots', 'amun:plots');
       announce(`Inspection ${w?.state ?? 'pending'}: ${done} of ${w?.batch_size ?? '?'} runs`);
       root.dataset.rendered = 'true';
     }
