@@ -60,11 +60,13 @@ function flag(event: APIGatewayProxyEventV2, name: string): boolean {
   throw new SpecificationError(`invalid ${name}`, [{ path: `/${name}`, message: 'must be true or false' }]);
 }
 
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
 /** A text query parameter within `max` characters, or undefined. */
 function text(event: APIGatewayProxyEventV2, name: string, max = 256): string | undefined {
   const raw = event.queryStringParameters?.[name];
   if (raw === undefined || raw === '') return undefined;
-  if (raw.length > max || /[\u0000-\u001f]/.test(raw)) throw new SpecificationError(`invalid ${name}`, [{ path: `/${name}`, message: `must be at most ${max} printable characters` }]);
+  if (raw.length > max || CONTROL.test(raw)) throw new SpecificationError(`invalid ${name}`, [{ path: `/${name}`, message: `must be at most ${max} printable characters` }]);
   return raw;
 }
 
@@ -178,7 +180,7 @@ export function makeApiHandler(app: Pick<App, 'inspections' | 'config' | 'record
       path: `${BASE}/identifiers/{identifier}/history`,
       handler: async (event: APIGatewayProxyEventV2) => {
         const identifier = event.pathParameters?.identifier ?? '';
-        if (identifier === '' || identifier.length > 256) throw new SpecificationError('invalid identifier', [{ path: '/identifier', message: 'must be 1 to 256 characters' }]);
+        if (identifier === '' || identifier.length > 256 || CONTROL.test(identifier)) throw new SpecificationError('invalid identifier', [{ path: '/identifier', message: 'must be 1 to 256 printable characters' }]);
         const metric = text(event, 'metric');
         const limit = pagingInt(event, 'limit', DEFAULT_HISTORY, MAX_HISTORY, MAX_HISTORY);
         return json(200, { ...(await explorer.history(identifier, metric, limit)), parameters: { identifier, metric: metric ?? null, limit } });

@@ -106,7 +106,12 @@ export class ResultsExplorer {
     }
     await drain();
     if (inputs.length === 0) throw new NotFoundError(`no inspection of identifier ${JSON.stringify(identifier)}`);
-    return history(identifier, metric, inputs);
+    const answer = history(identifier, metric, inputs);
+    // A metric none of them has is a typo, not an empty history: say which ones there are.
+    if (metric !== undefined && !answer.metrics.includes(metric)) {
+      throw new SpecificationError('invalid metric', [{ path: '/metric', message: `no inspection of ${JSON.stringify(identifier)} has it; they have ${answer.metrics.join(', ')}` }]);
+    }
+    return answer;
   }
 
   /** The compared inspections in brief (identifier, state, hardware), for a page's header. */

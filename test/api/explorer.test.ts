@@ -116,6 +116,8 @@ describe('results explorer', () => {
     ['a malformed id', '/api/v1/compare?ids=inspection-a-00000000,../../etc', '/ids/1'],
     ['an unknown state', '/api/v1/inspect?state=finished', '/state'],
     ['details not a flag', '/api/v1/inspect?details=maybe', '/details'],
+    ['a control character in an identifier', '/api/v1/identifiers/a%00b/history', '/identifier'],
+    ['a metric no inspection of the identifier has', `/api/v1/identifiers/${encodeURIComponent(IDENTIFIER)}/history?metric=elapsd`, '/metric'],
   ])('bad input (%s) is a 400 naming it', async (_what, path, pointer) => {
     const answer = await api(stack.apiUrl, 'GET', path);
     expect(answer.status).toBe(400);
