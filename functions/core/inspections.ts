@@ -155,12 +155,15 @@ export class InspectionService {
     // No summary yet: before the first result (one empty listing), or an inspection the original wrote.
     const summary = stored?.summary ?? computeSummary(await records.outcomes(id));
     const none = { container: null, exit_code: null, finished_at: null, reason: null, started_at: null };
+    const ended = (b: NonNullable<typeof build>): BuildStatusView => ({ container: b.image, exit_code: b.exit_code, finished_at: b.finished_at, reason: b.reason, started_at: b.started_at, state: 'terminated' });
     let view: BuildStatusView;
     if (build) {
-      view = { container: build.image, exit_code: build.exit_code, finished_at: build.finished_at, reason: build.reason, started_at: build.started_at, state: 'terminated' };
+      view = ended(build);
     } else if (summary.build !== null) {
-      // Known from the results alone (the original stored no build status): it ended, and built.
-      view = { ...none, state: 'terminated', exit_code: 0 };
+      // The summary knows the build ended. Its status may have been written between the two reads
+      // above (read again); otherwise the original stored none, and results show that it built.
+      const late = await records.buildStatus(id);
+      view = late ? ended(late) : { ...none, state: 'terminated', exit_code: summary.build === 'succeeded' ? 0 : null, reason: summary.build_reason ?? null };
     } else {
       const buildJob = cluster?.jobs.find((j) => j.component === 'build');
       const waiting = buildJob?.pods.some((p) => p.phase === 'Pending');
