@@ -9,6 +9,7 @@ import { generateBuild } from '../../functions/core/dockerfile.js';
 import { harnessFiles } from '../../functions/core/generated/harness.js';
 import { normalizeSpecification } from '../../functions/core/specification.js';
 import { toProblems, validators } from '../../functions/core/validation.js';
+import { pipfileHash } from '../support/pypi.js';
 
 const dir = join(process.cwd(), 'examples');
 const examples = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
@@ -44,5 +45,20 @@ describe('examples', () => {
     expect(gpu.run.requests.hardware).toBeDefined();
     const pipfile = (await loadSpec(join(dir, 'pipfile.yaml'))).spec as { python: { requirements_locked: { default: Record<string, { hashes: string[] }> } } };
     for (const entry of Object.values(pipfile.python.requirements_locked.default)) expect(entry.hashes.length).toBeGreaterThan(0);
+  });
+
+  it('pipfile has the lock `micropipenv install --deploy` accepts: the Pipfile hash of its Pipfile, the base image\'s Python', async () => {
+    const { python, base } = (await loadSpec(join(dir, 'pipfile.yaml'))).spec as {
+      base: string;
+      python: {
+        requirements: Parameters<typeof pipfileHash>[0] & { requires: { python_version: string } };
+        requirements_locked: { _meta: { hash?: { sha256: string }; requires?: { python_version: string } } };
+      };
+    };
+    // Without these, an image that has micropipenv aborts the build ("Pipfile.lock hash None does
+    // not correspond to hash computed based on Pipfile"). The real build: test/container/pypi-stack.container.test.ts.
+    expect(python.requirements_locked._meta.hash?.sha256).toBe(pipfileHash(python.requirements));
+    expect(python.requirements_locked._meta.requires?.python_version).toBe(python.requirements.requires.python_version);
+    expect(base).toBe(`docker.io/library/python:${python.requirements.requires.python_version}-slim`);
   });
 });

@@ -50,18 +50,21 @@ export function checkContainerEngine(): EngineCheck {
 
 /**
  * `describe` for suites that need the engine: runs them when it is usable; otherwise fails them
- * under CI and skips them (loudly) elsewhere.
+ * under CI and skips them (loudly) elsewhere. `also` names another need (e.g. a reachable package
+ * index): it returns why it is not met, or undefined; an unmet need counts as an unusable engine.
  */
-export function describeWithEngine(name: string, body: (check: EngineCheck) => void): void {
-  const check = checkContainerEngine();
+export function describeWithEngine(name: string, body: (check: EngineCheck) => void, also?: () => string | undefined): void {
+  const engine = checkContainerEngine();
+  const unmet = engine.usable ? also?.() : undefined;
+  const check: EngineCheck = unmet === undefined ? engine : { ...engine, usable: false, reason: unmet };
   if (check.usable) {
     describe(name, () => body(check));
     return;
   }
   if (process.env.CI === 'true') {
     describe(name, () => {
-      it('has a usable container engine (required under CI)', () => {
-        throw new Error(`container engine unusable under CI: ${check.reason}`);
+      it(unmet === undefined ? 'has a usable container engine (required under CI)' : 'has what it needs (required under CI)', () => {
+        throw new Error(`${unmet === undefined ? 'container engine unusable' : 'a need of this suite is not met'} under CI: ${check.reason}`);
       });
     });
     return;

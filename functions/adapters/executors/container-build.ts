@@ -128,10 +128,17 @@ export class StackBuilder {
   }
 }
 
+/**
+ * What a failing package manager says, first line only: apt's `E: `, pip's `ERROR: `, dnf's and
+ * yum's, and micropipenv's refusals of a lock (`install --deploy`: a `_meta.hash` that is not the
+ * Pipfile's, another Python version), which it logs without a prefix of its own.
+ */
+const TOOL_ERROR = /^(?:E: |error: |ERROR: |No match for argument|Error: Unable to find a match)|Pipfile\.lock hash .* aborting deployment$|Running Python version \S+, but Pipfile\.lock requires Python version/;
+
 /** The package manager's error and the engine's, from a failed build's output. */
 function buildFailure(engine: string, result: SpawnResult): string {
   const lines = `${result.stdout}\n${result.stderr}`.split('\n').map((l) => l.trim());
-  const tool = lines.find((l) => /^(E: |error: |ERROR: |No match for argument|Error: Unable to find a match)/.test(l));
+  const tool = lines.find((l) => TOOL_ERROR.test(l));
   const engineLine = [...lines].reverse().find((l) => /^(Error: |ERROR: |error: )/.test(l));
   const parts = [tool, engineLine].filter((l, i, all): l is string => l !== undefined && all.indexOf(l) === i);
   const detail = parts.join('; ').slice(0, 2000);
