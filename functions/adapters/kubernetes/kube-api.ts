@@ -31,6 +31,8 @@ export interface KubeApi {
   podLog(pod: string, container: string, limitBytes?: number): Promise<string | undefined>;
   /** Sets spec.ttlSecondsAfterFinished (a merge patch): the TTL controller then deletes the Job and its pods. */
   setJobTtl(name: string, seconds: number): Promise<void>;
+  /** Sets annotations of the Job (a merge patch); a Job gone meanwhile is no error. */
+  annotateJob(name: string, annotations: Record<string, string>): Promise<void>;
   /** Deletes the Job and, in the background, its pods, Secrets and ConfigMaps. */
   deleteJob(name: string): Promise<void>;
 }
@@ -225,6 +227,17 @@ export class ClientNodeKubeApi implements KubeApi {
     } catch (error) {
       if (status(error) === 404) return;
       throw failure(`set the TTL of job ${name}`, error);
+    }
+  }
+
+  async annotateJob(name: string, annotations: Record<string, string>): Promise<void> {
+    const { batch } = await this.clients();
+    try {
+      const { PatchStrategy, setHeaderOptions } = await k8s();
+      await batch.patchNamespacedJob({ namespace: this.namespace, name, body: { metadata: { annotations } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    } catch (error) {
+      if (status(error) === 404) return;
+      throw failure(`annotate job ${name}`, error);
     }
   }
 

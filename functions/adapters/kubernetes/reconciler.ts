@@ -36,6 +36,8 @@ export interface ReconcileReport {
   build_statuses: number;
   results: number;
   ttls: number;
+  /** Jobs given the scheduler's reason their pod cannot be placed. */
+  annotated: number;
   deleted: number;
   /** Stack images recorded from finished builds. */
   images_recorded: number;
@@ -68,7 +70,7 @@ export class Reconciler {
   async run(): Promise<ReconcileReport> {
     const { api } = this.deps;
     const [jobs, pods] = await Promise.all([api.listJobs(selector()), api.listPods(selector())]);
-    const report: ReconcileReport = { jobs: 0, build_statuses: 0, results: 0, ttls: 0, deleted: 0, images_recorded: 0, errors: 0 };
+    const report: ReconcileReport = { jobs: 0, build_statuses: 0, results: 0, ttls: 0, annotated: 0, deleted: 0, images_recorded: 0, errors: 0 };
     for (const job of jobs) {
       const observed = observeJob(job, pods);
       if (!observed) continue;
@@ -151,6 +153,10 @@ export class Reconciler {
       case 'ttl':
         await api.setJobTtl(action.job, action.seconds);
         report.ttls++;
+        return;
+      case 'annotate':
+        await api.annotateJob(action.job, action.annotations);
+        report.annotated++;
         return;
       case 'delete':
         await api.deleteJob(action.job);

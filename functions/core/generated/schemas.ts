@@ -2885,6 +2885,13 @@ export const summarySchema = {
                         "null"
                       ]
                     },
+                    "message": {
+                      "type": [
+                        "string",
+                        "null"
+                      ],
+                      "description": "Why the pod is where it is, in the cluster's words: the scheduler's account of the nodes that do not fit a pod it cannot place, an eviction's cause."
+                    },
                     "containers": {
                       "type": "array",
                       "items": {

@@ -1083,6 +1083,10 @@ export interface InspectionSummary {
         phase: string;
         node_name: string | null;
         reason: string | null;
+        /**
+         * Why the pod is where it is, in the cluster's words: the scheduler's account of the nodes that do not fit a pod it cannot place, an eviction's cause.
+         */
+        message?: string | null;
         containers: {
           name: string;
           state: "waiting" | "running" | "terminated" | "unknown";

@@ -1,6 +1,6 @@
 /**
  * Plays the kubelet for the Kubernetes tests: runs the containers of Amun's pods on this machine,
- * with the very commands and environment of the manifests (read back from the fake API server),
+ * with the very commands and environment of the manifests (read back from the API server),
  * only the in-pod paths pointed at temporary directories. The build step runs with a stand-in for
  * kaniko; the report and upload steps run with /bin/sh and the real curl against the embedded S3;
  * a run's harness is the real functions/harness/entrypoint.py.
@@ -8,9 +8,28 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FakeApiServer } from './fake-apiserver.js';
 
 type Obj = Record<string, any>;
+
+/** Where the pods' Jobs and Secrets are read from (the API server, as a kubelet reads them). */
+export interface PodSource {
+  job(name: string): Promise<Obj | undefined>;
+  secret(name: string): Promise<Obj | undefined>;
+}
+
+/** Jobs and Secrets of one namespace, read with client-node (objects as the API serves them). */
+export function clusterSource(objects: { read(spec: Obj): Promise<Obj> }, namespace: string): PodSource {
+  const read = async (apiVersion: string, kind: string, name: string): Promise<Obj | undefined> => {
+    try {
+      // The wire form (camelCase keys, base64 Secret data), as a kubelet gets it.
+      return JSON.parse(JSON.stringify(await objects.read({ apiVersion, kind, metadata: { name, namespace } })));
+    } catch (error) {
+      if ((error as { code?: number }).code === 404) return undefined;
+      throw error;
+    }
+  };
+  return { job: (name) => read('batch/v1', 'Job', name), secret: (name) => read('v1', 'Secret', name) };
+}
 
 export interface Exit {
   code: number | null;
@@ -63,8 +82,8 @@ export function containerEnv(container: Obj, overrides: Record<string, string>):
 }
 
 /** Writes a Secret's files (as a secret volume would mount them) into `dir`. */
-export function mountSecret(fake: FakeApiServer, name: string, dir: string): void {
-  const secret = fake.get('Secret', name);
+export async function mountSecret(source: PodSource, name: string, dir: string): Promise<void> {
+  const secret = await source.secret(name);
   if (!secret) throw new Error(`no secret ${name}`);
   mkdirSync(dir, { recursive: true });
   for (const [file, data] of Object.entries<string>(secret.data ?? {})) writeFileSync(join(dir, file), Buffer.from(data, 'base64'));
@@ -75,15 +94,15 @@ export function mountSecret(fake: FakeApiServer, name: string, dir: string): voi
  * to its --destination over the registry API with curl, writes that manifest's digest into the
  * digest file and exits with `kanikoExit`), then the report step (REPORT_SCRIPT with real curl).
  */
-export async function runBuildPod(fake: FakeApiServer, jobName: string, dir: string, kanikoExit = 0): Promise<{ build: Exit; report: Exit; kanikoArgs: string[] }> {
-  const job = fake.get('Job', jobName);
+export async function runBuildPod(source: PodSource, jobName: string, dir: string, kanikoExit = 0): Promise<{ build: Exit; report: Exit; kanikoArgs: string[] }> {
+  const job = await source.job(jobName);
   if (!job) throw new Error(`no job ${jobName}`);
   const pod = job.spec.template.spec as Obj;
   const work = join(dir, 'work');
   const secrets = join(dir, 'secrets');
   mkdirSync(work, { recursive: true });
   const secretVolume = (pod.volumes as Obj[]).find((v) => v.name === 'upload')!;
-  mountSecret(fake, secretVolume.secret.secretName, secrets);
+  await mountSecret(source, secretVolume.secret.secretName, secrets);
   const kaniko = join(dir, 'kaniko');
   const push = [
     'dest=""',
@@ -114,8 +133,8 @@ export async function runBuildPod(fake: FakeApiServer, jobName: string, dir: str
  * upload sidecar posts them with the POST policy and is stopped with SIGTERM, as the kubelet does
  * when the harness has ended.
  */
-export async function runItemPod(fake: FakeApiServer, jobName: string, item: number, script: string, dir: string): Promise<{ harness: Exit; upload: Exit }> {
-  const job = fake.get('Job', jobName);
+export async function runItemPod(source: PodSource, jobName: string, item: number, script: string, dir: string): Promise<{ harness: Exit; upload: Exit }> {
+  const job = await source.job(jobName);
   if (!job) throw new Error(`no job ${jobName}`);
   const pod = job.spec.template.spec as Obj;
   const base = join(dir, `item-${item}`);
@@ -125,7 +144,7 @@ export async function runItemPod(fake: FakeApiServer, jobName: string, item: num
   const scriptPath = join(base, 'script');
   writeFileSync(scriptPath, script);
   const secretVolume = (pod.volumes as Obj[]).find((v) => v.name === 'upload')!;
-  mountSecret(fake, secretVolume.secret.secretName, secrets);
+  await mountSecret(source, secretVolume.secret.secretName, secrets);
   const harnessContainer = (pod.containers as Obj[]).find((c) => c.name === 'harness')!;
   const entrypoint = join(process.cwd(), 'functions', 'harness', 'entrypoint.py');
   const harness = await exec('python3', [entrypoint], containerEnv(harnessContainer, { AMUN_OUTPUT_DIR: output, AMUN_SCRIPT: scriptPath, AMUN_ITEM: String(item), JOB_COMPLETION_INDEX: String(item), AMUN_VENV: join(base, 'no-venv') }));

@@ -18,6 +18,11 @@ export const ANNOTATIONS = {
   image: 'amun/image',
   batchSize: 'amun/batch-size',
   deadlineSeconds: 'amun/deadline-seconds',
+  /**
+   * Set by the reconciler on a Job whose pod the scheduler cannot place: the scheduler's message,
+   * kept so the result recorded at the deadline can say why (the Job controller deletes the pod then).
+   */
+  unschedulable: 'amun/unschedulable',
   /** Kubernetes' own: the completion index of a pod of an Indexed Job. */
   completionIndex: 'batch.kubernetes.io/job-completion-index',
 } as const;

@@ -197,6 +197,7 @@ export function clusterView(jobs: ReadonlyArray<JobObservation>, observedAt: Dat
           phase: p.phase,
           node_name: p.nodeName,
           reason: p.reason,
+          message: p.message,
           containers: p.containers.map((c) => ({ name: c.name, state: c.state, reason: c.reason, exit_code: c.exitCode })),
         })),
       })),

@@ -36,6 +36,8 @@ export type ReconcileAction =
   /** Verify the build's own tag against the digest it reported and record the stack's image (skipped when recorded). */
   | { kind: 'record-image'; inspectionId: string; stackDigest: string; reported: string | null }
   | { kind: 'ttl'; job: string; seconds: number }
+  /** Remember on the Job why the scheduler cannot place its pod (the pod goes at the deadline). */
+  | { kind: 'annotate'; job: string; annotations: Record<string, string> }
   | { kind: 'delete'; job: string; why: string };
 
 type Cause = 'oom' | 'evicted' | 'image_pull' | 'cannot_start' | 'exit' | 'deadline' | 'lost';
@@ -108,11 +110,31 @@ function stuck(pods: ReadonlyArray<PodObservation>, now: Date, stuckSeconds: num
   return { ...failure, message: `${failure.message}; given up after ${stuckSeconds} s` };
 }
 
+/** A pod the scheduler cannot place (no node fits it), with the scheduler's account of the nodes. */
+function unschedulable(pod: PodObservation | undefined): string | undefined {
+  if (!pod || pod.phase !== 'Pending' || pod.nodeName !== null || pod.reason !== 'Unschedulable') return undefined;
+  return pod.message ?? 'no node fits its requests';
+}
+
+/** Keeps the scheduler's message on the Job while its pod waits (the Job controller deletes the pod at the deadline). */
+function rememberUnschedulable(job: JobObservation): ReconcileAction[] {
+  const message = job.pods.map(unschedulable).find((m) => m !== undefined);
+  if (message === undefined || job.annotations[ANNOTATIONS.unschedulable] === message) return [];
+  return [{ kind: 'annotate', job: job.name, annotations: { [ANNOTATIONS.unschedulable]: message.slice(0, 4000) } }];
+}
+
+/** Why an item that never started did not: the scheduler's word, from its pod or as the Job kept it. */
+function neverScheduled(job: JobObservation, pod: PodObservation | undefined): string {
+  if (pod && pod.nodeName !== null) return '';
+  const message = unschedulable(pod) ?? job.annotations[ANNOTATIONS.unschedulable];
+  return message ? `; its pod was never scheduled: ${message}` : '';
+}
+
 function deadlineFailure(job: JobObservation, pod: PodObservation | undefined): Failure {
   const seconds = job.activeDeadlineSeconds;
   return {
     cause: 'deadline',
-    message: `the job's deadline${seconds !== null ? ` of ${seconds} s` : ''} passed before this ended (DeadlineExceeded)`,
+    message: `the job's deadline${seconds !== null ? ` of ${seconds} s` : ''} passed before this ended (DeadlineExceeded)${neverScheduled(job, pod)}`,
     exitCode: null,
     startedAt: pod?.startTime ?? job.startTime,
     finishedAt: finishedAt(job),
@@ -150,7 +172,7 @@ export function reconcileBuild(job: JobObservation, { statusStored, stored, now,
   let terminal: ReconcileAction[];
   if (!isFinished(job)) {
     const blocked = stuck(job.pods, now, policy.stuckSeconds);
-    if (!blocked) return [];
+    if (!blocked) return rememberUnschedulable(job);
     failure = blocked;
     terminal = [{ kind: 'delete', job: job.name, why: failure.message }];
   } else {
@@ -238,6 +260,7 @@ export function reconcileRun(job: JobObservation, { stored, script, now, policy 
     resolved++;
   }
   const everything = resolved >= job.completions;
+  if (!finished) actions.push(...rememberUnschedulable(job));
   if (finished && everything) actions.push(...ttlIfDue(job, policy));
   else if (!finished && gaveUp && everything) actions.push({ kind: 'delete', job: job.name, why: 'no item of it can start' });
   return actions;
