@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { ExecutorKind } from './core/ports.js';
+import { DIGEST_PINNED } from './adapters/kubernetes/manifests/settings.js';
 
 export interface ScriptFetchPolicy {
   allowHttp: boolean;
@@ -24,8 +25,8 @@ export interface KubernetesConfig {
   kubeconfig: string | undefined;
   /** Registry repository that built images are pushed to, tagged by stack digest. */
   registry: string | undefined;
-  /** Image of the builder (a maintained kaniko fork, debug variant: the build step needs its /busybox/sh). */
-  builderImage: string;
+  /** Image of the builder (a maintained kaniko fork, debug variant: the build step needs its /busybox/sh); undefined: the built-in default. */
+  builderImage: string | undefined;
   /** Node label preset for hardware placement: nfd | karpenter | amun. */
   labelPreset: string;
   /** Service account of build pods (the one the builder's cloud identity trusts). */
@@ -40,6 +41,16 @@ export interface KubernetesConfig {
   buildDeadlineSeconds: number | undefined;
   /** The S3 endpoint as pods reach it, when it differs from the functions' one. */
   podStorageEndpoint: string | undefined;
+  /** The builder's floor (Kubernetes quantities, checked with the cluster settings); undefined: the built-in defaults. */
+  builderResources: { cpu: string | undefined; memory: string | undefined; ephemeralStorage: string | undefined; largeEphemeralStorage: string | undefined };
+  /** kaniko's layer cache repository; undefined: `<registry>-cache`; `none`: builds without a cache. */
+  cacheRepo: string | undefined;
+  /** How long a cached layer is used; undefined: the built-in default. */
+  cacheTtlHours: number | undefined;
+  /** Builder and uploader images may be tags rather than digests (the executor refuses them otherwise). */
+  allowUnpinnedImages: boolean;
+  /** How long one call to the API server may take, connection included (log reads get three times as long). */
+  timeoutSeconds: number;
 }
 
 /** How much of a run's output is kept (the harness keeps the head and the tail beyond these). */
@@ -116,8 +127,15 @@ export const ENV = {
   completionQueueUrl: 'AMUN_COMPLETION_QUEUE_URL',
   dataDir: 'AMUN_DATA_DIR',
   executor: 'AMUN_EXECUTOR',
+  k8sAllowUnpinnedImages: 'AMUN_K8S_ALLOW_UNPINNED_IMAGES',
+  k8sBuilderCpu: 'AMUN_K8S_BUILDER_CPU',
+  k8sBuilderEphemeralStorage: 'AMUN_K8S_BUILDER_EPHEMERAL_STORAGE',
+  k8sBuilderLargeEphemeralStorage: 'AMUN_K8S_BUILDER_LARGE_EPHEMERAL_STORAGE',
+  k8sBuilderMemory: 'AMUN_K8S_BUILDER_MEMORY',
   k8sBuilderServiceAccount: 'AMUN_K8S_BUILDER_SERVICE_ACCOUNT',
   k8sBuildDeadlineSeconds: 'AMUN_K8S_BUILD_DEADLINE_SECONDS',
+  k8sCacheRepo: 'AMUN_K8S_CACHE_REPO',
+  k8sCacheTtlHours: 'AMUN_K8S_CACHE_TTL_HOURS',
   k8sCaData: 'AMUN_K8S_CA_DATA',
   k8sClusterName: 'AMUN_K8S_CLUSTER_NAME',
   k8sEndpoint: 'AMUN_K8S_ENDPOINT',
@@ -127,6 +145,7 @@ export const ENV = {
   k8sNamespace: 'AMUN_K8S_NAMESPACE',
   k8sPodStorageEndpoint: 'AMUN_K8S_POD_STORAGE_ENDPOINT',
   k8sRegistrySecret: 'AMUN_K8S_REGISTRY_SECRET',
+  k8sTimeoutSeconds: 'AMUN_K8S_TIMEOUT_SECONDS',
   k8sUploaderImage: 'AMUN_K8S_UPLOADER_IMAGE',
   ingestEventsQueueUrl: 'AMUN_INGEST_EVENTS_QUEUE_URL',
   indexEventsQueueUrl: 'AMUN_INDEX_EVENTS_QUEUE_URL',
@@ -188,6 +207,9 @@ function positive(env: Env, name: string): number {
 }
 
 export const SERVICE_VERSION = '1.0.0';
+
+/** A call to the Kubernetes API server that has not answered by then fails (AMUN_K8S_TIMEOUT_SECONDS). */
+export const DEFAULT_K8S_TIMEOUT_SECONDS = 10;
 
 export const DEFAULT_OUTPUT_LIMITS: OutputLimits = { logBytes: 8 * 1024 * 1024, resultBytes: 1024 * 1024 };
 
@@ -295,9 +317,24 @@ export function serveSettingsFromEnv(env: Env = process.env): ServeSettings {
   return { storagePort, waitTimeSeconds, runSlots };
 }
 
+/** An image the cluster's own pods run, when configured: pinned by digest unless the deployment opted out. */
+function helperImage(env: Env, name: string, allowUnpinned: boolean): string | undefined {
+  const v = env[name] || undefined;
+  if (v === undefined) return undefined;
+  if (/\s/.test(v)) throw new ConfigError(name, `must be an image reference, got ${JSON.stringify(v)}`);
+  if (!allowUnpinned && !DIGEST_PINNED.test(v)) {
+    throw new ConfigError(
+      name,
+      `must be pinned by digest (<image>:<tag>@sha256:<64 hex digits>), got ${JSON.stringify(v)}: a tag can be moved to other content. Resolve it with \`crane digest ${v}\`, or set ${ENV.k8sAllowUnpinnedImages}=true to run tags`,
+    );
+  }
+  return v;
+}
+
 export function kubernetesFromEnv(env: Env = process.env): KubernetesConfig {
   const preset = env[ENV.k8sLabelPreset] ?? 'nfd';
   if (!['nfd', 'karpenter', 'amun'].includes(preset)) throw new ConfigError(ENV.k8sLabelPreset, `must be one of nfd, karpenter, amun, got ${JSON.stringify(preset)}`);
+  const allowUnpinnedImages = bool(env, ENV.k8sAllowUnpinnedImages, false);
   return {
     namespace: env[ENV.k8sNamespace] ?? 'amun',
     clusterName: env[ENV.k8sClusterName] || undefined,
@@ -305,13 +342,23 @@ export function kubernetesFromEnv(env: Env = process.env): KubernetesConfig {
     caData: env[ENV.k8sCaData] || undefined,
     kubeconfig: env[ENV.k8sKubeconfig] || env.KUBECONFIG || undefined,
     registry: env[ENV.registry] || undefined,
-    builderImage: env[ENV.builderImage] ?? 'ghcr.io/osscontainertools/kaniko:debug',
+    builderImage: helperImage(env, ENV.builderImage, allowUnpinnedImages),
     labelPreset: preset,
     builderServiceAccount: env[ENV.k8sBuilderServiceAccount] || 'amun-builder',
     exclusiveNodes: bool(env, ENV.k8sExclusiveNodes, false),
     registrySecret: env[ENV.k8sRegistrySecret] || undefined,
-    uploaderImage: env[ENV.k8sUploaderImage] || undefined,
+    uploaderImage: helperImage(env, ENV.k8sUploaderImage, allowUnpinnedImages),
     buildDeadlineSeconds: env[ENV.k8sBuildDeadlineSeconds] ? positive(env, ENV.k8sBuildDeadlineSeconds) : undefined,
     podStorageEndpoint: env[ENV.k8sPodStorageEndpoint] || undefined,
+    builderResources: {
+      cpu: env[ENV.k8sBuilderCpu] || undefined,
+      memory: env[ENV.k8sBuilderMemory] || undefined,
+      ephemeralStorage: env[ENV.k8sBuilderEphemeralStorage] || undefined,
+      largeEphemeralStorage: env[ENV.k8sBuilderLargeEphemeralStorage] || undefined,
+    },
+    cacheRepo: env[ENV.k8sCacheRepo] || undefined,
+    cacheTtlHours: env[ENV.k8sCacheTtlHours] ? positive(env, ENV.k8sCacheTtlHours) : undefined,
+    allowUnpinnedImages,
+    timeoutSeconds: env[ENV.k8sTimeoutSeconds] ? positive(env, ENV.k8sTimeoutSeconds) : DEFAULT_K8S_TIMEOUT_SECONDS,
   };
 }

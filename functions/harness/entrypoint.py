@@ -102,6 +102,9 @@ def parse_options(argv):
                         help="bytes of each of stdout and stderr kept in the log (head and tail)")
     parser.add_argument("--result-output-limit", dest="result_output_limit", default=_env("AMUN_RESULT_OUTPUT_LIMIT_BYTES"),
                         help="bytes of each of stdout and stderr kept in the report, as encoded JSON")
+    parser.add_argument("--interrupted-exit", dest="interrupted_exit", default=_env("AMUN_INTERRUPTED_EXIT_CODE"),
+                        help="when SIGTERM cuts the run short, record no result and exit with this code, "
+                             "so that the run is run again (Kubernetes: a drained, preempted or evicted pod)")
     parser.add_argument("--require-containment", dest="require_containment", action="store_true",
                         default=_env("AMUN_REQUIRE_CONTAINMENT") in ("1", "true"),
                         help="refuse to run the script when its processes cannot be made to end with the run")
@@ -126,6 +129,14 @@ def parse_options(argv):
         except Exception:
             _warn("deadline %r is not a number of seconds, running without one" % (options.deadline,))
             options.deadline = None
+    if options.interrupted_exit is not None:
+        try:
+            options.interrupted_exit = int(options.interrupted_exit)
+            if not 1 <= options.interrupted_exit <= 255:
+                raise ValueError(options.interrupted_exit)
+        except Exception:
+            _warn("interrupted exit code %r is not 1-255, recording interrupted runs" % (options.interrupted_exit,))
+            options.interrupted_exit = None
     options.output_limit = _limit(options.output_limit, DEFAULT_OUTPUT_LIMIT, "output limit")
     options.result_output_limit = _limit(options.result_output_limit, DEFAULT_RESULT_OUTPUT_LIMIT, "result output limit")
     return options
@@ -789,6 +800,8 @@ def run(options, result, scratch):
         result["message"] = runner.message
     elif runner.signalled is not None:
         result["message"] = "the harness received signal %d and passed it on to the script" % runner.signalled
+        if runner.signalled == signal.SIGTERM:
+            result["_interrupted"] = True
     if killed:
         result["killed_processes"] = killed[:MAX_KILLED_LISTED]
         note = "%d process%s the script left running %s killed when it ended" % (
@@ -879,6 +892,12 @@ def main(argv=None):
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
 
+    if result.pop("_interrupted", False) and options.interrupted_exit is not None:
+        # A run cut short from outside (its pod drained, preempted, evicted) measures nothing: no
+        # result, so that it runs again; the log stays for whoever looks at this attempt.
+        _warn("the run was cut short by SIGTERM; no result is recorded, so that it runs again (exit %d)"
+              % options.interrupted_exit)
+        return options.interrupted_exit
     try:
         write_outputs(output, result)
         return 0

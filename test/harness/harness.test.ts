@@ -469,3 +469,43 @@ function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+describe('a run cut short by SIGTERM (a drained, preempted or evicted pod)', () => {
+  /** Starts the harness on a script that prints, then sleeps; sends the harness SIGTERM once the script runs. */
+  async function interrupted(env: NodeJS.ProcessEnv): Promise<Ran & { output: string }> {
+    const dir = tempDir();
+    const script = join(dir, 'script');
+    const output = join(dir, 'output');
+    const marker = join(dir, 'running');
+    writeFileSync(script, `import time\nprint("started", flush=True)\nopen(${JSON.stringify(marker)}, "w").close()\ntime.sleep(300)\n`);
+    const base: NodeJS.ProcessEnv = { ...process.env };
+    for (const name of Object.keys(base)) if (name.startsWith('AMUN_')) delete base[name];
+    const started = Date.now();
+    const child = spawn('python3', [entrypoint, '--script', script, '--output', output, '--venv', join(dir, 'no-venv')], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    for (let waited = 0; !existsSync(marker) && waited < 30_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(marker)).toBe(true);
+    child.kill('SIGTERM');
+    const code = await closed;
+    return { code, stdout: '', stderr, seconds: (Date.now() - started) / 1000, output };
+  }
+
+  it('with AMUN_INTERRUPTED_EXIT_CODE: no result (the run is to run again), the log kept, that exit code', async () => {
+    const ran = await interrupted({ AMUN_INTERRUPTED_EXIT_CODE: '143' });
+    expect(ran.code).toBe(143);
+    expect(ran.seconds).toBeLessThan(60);
+    expect(existsSync(join(ran.output, 'result'))).toBe(false);
+    expect(readFileSync(join(ran.output, 'log'), 'utf8')).toContain('started');
+    expect(ran.stderr).toMatch(/cut short by SIGTERM; no result is recorded/);
+  });
+
+  it('without it (container and process executors): the result says the signal was passed on, exit 0', async () => {
+    const ran = await interrupted({});
+    expect(ran.code).toBe(0);
+    const result = JSON.parse(readFileSync(join(ran.output, 'result'), 'utf8')) as JsonObject;
+    expectValidResult(result);
+    expect(result.message).toMatch(/received signal 15/);
+  });
+});

@@ -42,4 +42,20 @@ describe('deploy/kubernetes', () => {
   it('keeps service account tokens out of pods', () => {
     for (const sa of docs.filter((d) => d.kind === 'ServiceAccount')) expect(sa.automountServiceAccountToken).toBe(false);
   });
+
+  it('lets pods resolve names through the cluster DNS by a rule of its own (Cilium does not match CoreDNS by ipBlock), and keeps the metadata service out', () => {
+    const policy = docs.find((d) => d.kind === 'NetworkPolicy')!;
+    const egress = policy.spec.egress as Array<{ to: Array<Record<string, any>>; ports?: Array<{ protocol: string; port: number }> }>;
+    const dns = egress.find((rule) => rule.to.some((peer) => peer.podSelector?.matchLabels?.['k8s-app'] === 'kube-dns'))!;
+    expect(dns.to).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }]);
+    expect(dns.ports).toEqual([
+      { protocol: 'UDP', port: 53 },
+      { protocol: 'TCP', port: 53 },
+    ]);
+    const blocks = egress.flatMap((rule) => rule.to.filter((peer) => peer.ipBlock).map((peer) => peer.ipBlock));
+    expect(blocks).toEqual([
+      { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] },
+      { cidr: '::/0', except: ['fd00:ec2::254/128'] },
+    ]);
+  });
 });

@@ -9,7 +9,9 @@ import {
   curlPostConfig,
   curlPutConfig,
   dockerConfigMap,
+  DO_NOT_DISRUPT,
   GRANT_FILE_MODE,
+  INTERRUPTED_EXIT_CODE,
   LABELS,
   objectName,
   ownerOf,
@@ -133,13 +135,21 @@ describe('run Job shape', () => {
     expect(job.spec!.template.spec!.restartPolicy).toBe('Never');
   });
 
-  it('retries disruptions without counting them, and never retries a harness that exited non-zero', () => {
+  it('retries disruptions without counting them and an interrupted harness once; never a harness that exited otherwise non-zero', () => {
     expect(run().spec!.podFailurePolicy).toEqual({
       rules: [
         { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
-        { action: 'FailIndex', onExitCodes: { containerName: 'harness', operator: 'NotIn', values: [0] } },
+        { action: 'FailIndex', onExitCodes: { containerName: 'harness', operator: 'NotIn', values: [0, INTERRUPTED_EXIT_CODE] } },
       ],
     });
+    // The harness records no result when SIGTERM cuts its run short, and exits with that code.
+    expect(run().spec!.template.spec!.containers[0]!.env).toContainEqual({ name: 'AMUN_INTERRUPTED_EXIT_CODE', value: String(INTERRUPTED_EXIT_CODE) });
+    expect(INTERRUPTED_EXIT_CODE).toBe(143);
+  });
+
+  it('asks Karpenter not to disrupt a node while a run measures on it', () => {
+    expect(run().spec!.template.metadata!.annotations).toEqual({ 'karpenter.sh/do-not-disrupt': 'true' });
+    expect(run(gpuSpec()).spec!.template.metadata!.annotations).toEqual(DO_NOT_DISRUPT);
   });
 
   it('has a deadline for every wave of runs plus start-up; each run gets its own through the harness', () => {
@@ -177,7 +187,7 @@ describe('run Job shape', () => {
     const harness = pod.containers.find((c) => c.name === 'harness')!;
     expect(harness.volumeMounts).toEqual([{ name: 'output', mountPath: '/home/amun/output' }]);
     const upload = pod.initContainers!.find((c) => c.name === 'upload')!;
-    expect(upload).toMatchObject({ restartPolicy: 'Always', image: 'docker.io/curlimages/curl:8.11.1' });
+    expect(upload).toMatchObject({ restartPolicy: 'Always', image: settings().uploaderImage });
     expect(upload.volumeMounts).toEqual(expect.arrayContaining([{ name: 'upload', mountPath: '/amun/secrets', readOnly: true }]));
   });
 
@@ -233,7 +243,7 @@ describe('build Job', () => {
       '--push-retry=3',
       '--verbosity=info',
     ]);
-    expect(kaniko.resources).toEqual({ requests: { cpu: '1', memory: '2Gi' }, limits: { cpu: '1', memory: '2Gi' } });
+    expect(kaniko.resources).toEqual({ requests: { cpu: '1', memory: '2Gi', 'ephemeral-storage': '10Gi' }, limits: { cpu: '1', memory: '2Gi', 'ephemeral-storage': '10Gi' } });
     expect(pod.containers.map((c) => c.name)).toEqual(['report']);
     expect(pod.containers[0]!.env).toEqual(expect.arrayContaining([{ name: 'AMUN_IMAGE', value: buildImageTag(ECR, DIGEST, ID) }, { name: 'AMUN_STACK_DIGEST', value: DIGEST }]));
     expect(job.spec).toMatchObject({ backoffLimit: 0, completions: 1, activeDeadlineSeconds: 3600 });

@@ -48,7 +48,7 @@ const gpuSpec = {
 /** A CPU no node of kube/nodes/ has. */
 const nowhereSpec = { ...cpuSpec, identifier: 'k8s nowhere', batch_size: 1, run: { requests: { cpu: '1', memory: '512Mi', hardware: { cpu_family: 6, cpu_model: 999 } }, deadline_seconds: 60 } };
 
-const ENV = ['AMUN_K8S_KUBECONFIG', 'AMUN_REGISTRY', 'AMUN_K8S_NAMESPACE', 'AMUN_K8S_LABEL_PRESET', 'AMUN_K8S_CLUSTER_NAME', 'AMUN_K8S_ENDPOINT'] as const;
+const ENV = ['AMUN_K8S_KUBECONFIG', 'AMUN_REGISTRY', 'AMUN_K8S_NAMESPACE', 'AMUN_K8S_LABEL_PRESET', 'AMUN_K8S_CLUSTER_NAME', 'AMUN_K8S_ENDPOINT', 'AMUN_K8S_ALLOW_UNPINNED_IMAGES'] as const;
 
 describeWithCluster('kubernetes executor on a real control plane', () => {
   const dir = tempDir('amun-k8s-');
@@ -69,6 +69,8 @@ describeWithCluster('kubernetes executor on a real control plane', () => {
     process.env.AMUN_REGISTRY = registry.repository;
     process.env.AMUN_K8S_NAMESPACE = NS;
     process.env.AMUN_K8S_LABEL_PRESET = 'nfd';
+    // kwok starts no container, so no image is pulled: the built-in tags stand.
+    process.env.AMUN_K8S_ALLOW_UNPINNED_IMAGES = 'true';
     delete process.env.AMUN_K8S_CLUSTER_NAME;
     delete process.env.AMUN_K8S_ENDPOINT;
     stack = await startLocalStack({ dataDir: dir.path, port: 0, executor: 'kubernetes', waitTimeSeconds: 1, overrides: { logIntervalMs: 50 } });
@@ -315,6 +317,32 @@ describeWithCluster('kubernetes executor on a real control plane', () => {
     expect(result).toMatchObject({ reason: 'deadline' });
     expect(result.message).toMatch(/never scheduled.*0\/4 nodes are available/);
   }, 180_000);
+
+  it('a drained run pod is run again without counting, and a harness interrupted by SIGTERM (143) once more; the retry records the result', async () => {
+    const drained = { ...cpuSpec, identifier: 'k8s drained', batch_size: 1 };
+    await cachedStack(drained, 'inspection-k8s-drained-earlier-0123abcd');
+    const submitted = await api(stack.apiUrl, 'POST', '/api/v1/inspect', drained);
+    const drainedId = submitted.body.inspection_id as string;
+    const runName = objectName(drainedId, 'run');
+    const first = await runningPod(runName, 0);
+    expect(first.metadata?.annotations).toMatchObject({ 'karpenter.sh/do-not-disrupt': 'true' });
+    // A drain: the eviction API sets DisruptionTarget and deletes the pod; the policy's Ignore rule
+    // has the Job controller make a new pod for the index without counting it.
+    await cluster.admin.core.createNamespacedPodEviction({ namespace: NS, name: first.metadata!.name!, body: { metadata: { name: first.metadata!.name!, namespace: NS }, deleteOptions: { gracePeriodSeconds: 1 } } });
+    const second = await waitFor('the pod after the drain', async () => (await podsOf(cluster, NS, runName)).find((p) => p.metadata!.name !== first.metadata!.name && p.status?.phase === 'Running'), 90_000);
+    expect(indexOf(second)).toBe(0);
+    // The harness of the new pod is cut short too (SIGTERM: it records nothing and exits 143):
+    // not the FailIndex rule, so the index's one retry.
+    await finishPod(cluster, NS, second.metadata!.name!, 143);
+    const third = await waitFor('the retry after the interruption', async () => (await podsOf(cluster, NS, runName)).find((p) => ![first, second].some((o) => o.metadata!.name === p.metadata!.name) && p.status?.phase === 'Running'), 90_000);
+    expect((await job(runName))?.status?.failedIndexes ?? '').toBe('');
+    const ran = await runItemPod(source, runName, 0, script, `${dir.path}/run-${drainedId}`);
+    expect(ran.harness.code).toBe(0);
+    await finishPod(cluster, NS, third.metadata!.name!, 0);
+    expect(await waitFor('the job to complete', async () => condition(await job(runName), 'Complete'))).toBeDefined();
+    const done = await waitFor('the inspection to finish', async () => ((await summary(drainedId))?.finished ? await summary(drainedId) : undefined));
+    expect(done).toMatchObject({ state: 'succeeded', items_done: 1, items_failed: 0 });
+  }, 240_000);
 
   it('run pods meet the restricted Pod Security standard; build pods meet baseline only (kaniko runs as root)', async () => {
     await cluster.admin.core.createNamespace({ body: { metadata: { name: 'psa-restricted', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } } });

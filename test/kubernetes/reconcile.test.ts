@@ -63,6 +63,35 @@ describe('build decisions', () => {
     expect(ttl).toEqual({ kind: 'ttl', job: `${ID}-build`, seconds: 900 });
   });
 
+  it('an OOMKilled builder that failed the Job at once (podFailurePolicy) says which limit it had and how to get more', () => {
+    const annotations = { 'amun/stack-digest': DIGEST, 'amun/builder-memory': '2Gi', 'amun/builder-ephemeral-storage': '10Gi' };
+    const p = pod(null, { phase: 'Failed', containers: [container('build', { init: true, state: 'terminated', reason: 'OOMKilled', exitCode: 137, finishedAt: iso(200) })] });
+    const [status] = reconcileBuild(job('build', { annotations, conditions: failed('PodFailurePolicy'), pods: [p] }), { statusStored: false, now: at(400), policy });
+    expect(status).toMatchObject({ status: { state: 'failed', reason: 'oom' } });
+    const message = (status as { status: { message: string } }).status.message;
+    expect(message).toContain('killed for exceeding its memory limit (OOMKilled, exit code 137) on node node-1');
+    expect(message).toContain("the builder's memory limit was 2Gi (the larger of build.requests.memory and the cluster's AMUN_K8S_BUILDER_MEMORY): ask for more with build.requests.memory");
+  });
+
+  it('a builder evicted for exceeding its ephemeral storage: reason evicted, the kubelet’s words and the storage it had', () => {
+    const annotations = { 'amun/stack-digest': DIGEST, 'amun/builder-memory': '2Gi', 'amun/builder-ephemeral-storage': '30Gi' };
+    const p = pod(null, { phase: 'Failed', reason: 'Evicted', message: 'Pod ephemeral local storage usage exceeds the total limit of containers 30Gi.', containers: [container('build', { init: true, state: 'terminated', reason: 'Error', exitCode: 137 })] });
+    const [status, ttl] = reconcileBuild(job('build', { annotations, conditions: failed('PodFailurePolicy'), pods: [p] }), { statusStored: false, now: at(400), policy });
+    expect(status).toMatchObject({ kind: 'build-status', status: { reason: 'evicted' } });
+    expect((status as { status: { message: string } }).status.message).toBe(
+      'the pod was evicted on node node-1: Pod ephemeral local storage usage exceeds the total limit of containers 30Gi; the builder had 30Gi of ephemeral storage (AMUN_K8S_BUILDER_EPHEMERAL_STORAGE, or AMUN_K8S_BUILDER_LARGE_EPHEMERAL_STORAGE for CUDA and deep learning stacks), less than this stack needs to build',
+    );
+    expect(validators.buildStatus((status as { status: unknown }).status)).toBe(true);
+    expect(ttl).toEqual({ kind: 'ttl', job: `${ID}-build`, seconds: 900 });
+  });
+
+  it('a build whose pods were evicted by disruptions until its deadline: reason timeout, and the evictions named', () => {
+    const evicted = (n: number) => pod(null, { name: `p-${n}`, phase: 'Failed', reason: 'Evicted', disrupted: true, message: 'The node was low on resource: ephemeral-storage.' });
+    const [status] = reconcileBuild(job('build', { conditions: failed('DeadlineExceeded'), pods: [evicted(1), evicted(2), pod(null, { name: 'p-3' })] }), { statusStored: false, now: at(1100), policy });
+    expect(status).toMatchObject({ status: { reason: 'timeout' } });
+    expect((status as { status: { message: string } }).status.message).toMatch(/deadline of 1000 s passed .*; its pod was evicted 2 times and started again, the last time on node node-1: The node was low on resource: ephemeral-storage\.$/);
+  });
+
   it('a completed build whose stored status succeeded asks for its image to be recorded; a cached or failed one does not', () => {
     const complete = [{ type: 'Complete', status: 'True', reason: null, message: null, lastTransitionTime: T0 }];
     const stored = { inspection_id: ID, state: 'succeeded', started_at: T0, finished_at: T0, exit_code: 0, reason: null, message: null, executor: 'kubernetes', image: `x/amun:${DIGEST}-0123456789abcdef`, image_digest: `sha256:${'e'.repeat(64)}`, stack_digest: DIGEST, cached: false } as const;

@@ -108,6 +108,24 @@ exit 0
     expect(status()).toMatchObject({ state: 'failed', exit_code: null, reason: 'executor_error' });
   });
 
+  it('report step: a builder killed with SIGKILL, or a build step that was, is oom with the builder’s memory limit', async () => {
+    const times = { started_at: '2025-03-01T10:00:00Z\n', finished_at: '2025-03-01T10:05:00Z\n' };
+    await report(work({ exit_code: '137\n', ...times, log: 'INFO[0042] RUN pip install torch\n' }), { AMUN_BUILDER_MEMORY: '2Gi' });
+    expect(status()).toMatchObject({
+      state: 'failed', exit_code: 137, reason: 'oom', image: null,
+      message: "the builder was killed (SIGKILL, exit code 137), most likely for exceeding the builder's memory limit of 2Gi: ask for more with build.requests.memory",
+    });
+    const killedStep = 'INFO[0042] RUN pip install torch\nerror building image: error building stage: failed to execute command: waiting for process to exit: exit status 137\n';
+    await report(work({ exit_code: '1\n', ...times, log: killedStep }), { AMUN_BUILDER_MEMORY: '4Gi' });
+    expect(status()).toMatchObject({ exit_code: 1, reason: 'oom', message: expect.stringMatching(/^the builder exited with code 1: a build step was killed \(exit status 137\), .* of 4Gi: ask for more/) });
+    // Without the limit (or with garbage in it) the message says less, and stays valid JSON.
+    await report(work({ exit_code: '137\n', ...times }), { AMUN_BUILDER_MEMORY: '2Gi"}' });
+    expect(status()).toMatchObject({ reason: 'oom', message: expect.stringContaining("exceeding the builder's memory limit: ask for more") });
+    // A RUN line that failed otherwise is still build_failed.
+    await report(work({ exit_code: '1\n', ...times, log: 'error building image: exit status 2\n' }), { AMUN_BUILDER_MEMORY: '2Gi' });
+    expect(status()).toMatchObject({ reason: 'build_failed', message: 'the builder exited with code 1' });
+  });
+
   it('report step: when the status upload fails it exits 1 with the status as the last line of its log', async () => {
     const out = await report(work({ exit_code: '0\n', started_at: '2025-03-01T10:00:00Z\n', finished_at: '2025-03-01T10:05:00Z\n' }), { CURL_FAIL: 'status.curlrc' });
     expect(out.code).toBe(1);

@@ -7,10 +7,17 @@
  * and CA with a bearer token from a presigned STS GetCallerIdentity request, renewed well before
  * the API server stops accepting it.
  *
+ * Every call is bounded (AMUN_K8S_TIMEOUT_SECONDS; log reads three times that, each page of a list
+ * on its own): a middleware gives the request the library sends an AbortSignal, so connecting,
+ * sending and reading the answer all count, and an abort closes the socket. A cluster that cannot
+ * be reached (refused, no such host, TLS, no answer in time) or will not let the functions in
+ * (401, 403) is a ClusterUnreachableError naming the endpoint and the cause.
+ *
  * The client is loaded on first use (it is large and ESM-only), so functions that never talk to a
  * cluster do not pay for it at cold start.
  */
-import type { BatchV1Api, CoreV1Api, KubeConfig, V1ConfigMap, V1Job, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { BatchV1Api, ConfigurationOptions, CoreV1Api, KubeConfig, ObservableMiddleware, V1ConfigMap, V1Job, V1Pod, V1Secret } from '@kubernetes/client-node';
+import { DEFAULT_K8S_TIMEOUT_SECONDS } from '../../config.js';
 import type { Clock } from '../../core/ports.js';
 import { eksToken, type CredentialsProvider } from './aws-signing.js';
 
@@ -90,10 +97,13 @@ export function eksConfig(options: EksOptions): KubeConfigSource {
   };
 }
 
-/** The HTTP status of a failed call (the client's ApiException carries it as `code`). */
+/** Log reads carry up to 1 MiB: they get this many times the timeout of a call. */
+const LOG_TIMEOUT_FACTOR = 3;
+
+/** The HTTP status of a failed call (the client's ApiException carries it as `code`; a DOMException's `code` is no status). */
 function status(error: unknown): number | undefined {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
+  return typeof code === 'number' && code >= 100 && code < 600 ? code : undefined;
 }
 
 export class KubernetesApiError extends Error {
@@ -107,8 +117,50 @@ export class KubernetesApiError extends Error {
   }
 }
 
-function failure(what: string, error: unknown): KubernetesApiError {
+/**
+ * The API server could not be reached (connection refused, no such host, TLS, no answer within the
+ * timeout) or refused the functions' credentials (401, 403): nothing this call did is known to
+ * have happened, and the next call will most likely fail the same way.
+ */
+export class ClusterUnreachableError extends KubernetesApiError {
+  constructor(
+    message: string,
+    status: number | undefined,
+    /** The API server's URL. */
+    readonly endpoint: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, status, options);
+    this.name = 'ClusterUnreachableError';
+  }
+}
+
+/**
+ * What went wrong on the wire, when it did: fetch fails with "fetch failed" and the reason in its
+ * causes, the socket's own innermost, with a code (ECONNREFUSED, ENOTFOUND, a TLS code).
+ */
+function networkCause(error: unknown): string | undefined {
+  const chain: Array<{ code?: unknown; message?: unknown; reason?: unknown; cause?: unknown }> = [];
+  for (let e = error as (typeof chain)[number] | undefined; e && typeof e === 'object' && chain.length < 10; e = e.cause as typeof e) chain.push(e);
+  const coded = chain.findLast((e) => typeof e.code === 'string');
+  if (!coded && chain[0]?.message !== 'fetch failed') return undefined;
+  const inner = coded ?? chain.at(-1)!;
+  // OpenSSL errors carry a short `reason` beside a message of internals.
+  const text = String(typeof inner.reason === 'string' ? inner.reason : (inner.message ?? '')).trim();
+  const code = typeof inner.code === 'string' ? inner.code : '';
+  return text.includes(code) ? text : `${text} (${code})`;
+}
+
+function failure(what: string, error: unknown, endpoint: string, timeoutMs: number): KubernetesApiError {
+  // The reason AbortSignal.timeout gives the request: the bound ran out, connecting or waiting for the answer.
+  if ((error as { name?: unknown } | null)?.name === 'TimeoutError') {
+    return new ClusterUnreachableError(`kubernetes: ${what}: the cluster at ${endpoint} did not answer within ${timeoutMs / 1000} s`, undefined, endpoint, { cause: error });
+  }
   const code = status(error);
+  if (code === undefined) {
+    const cause = networkCause(error);
+    if (cause) return new ClusterUnreachableError(`kubernetes: ${what}: cannot reach the cluster at ${endpoint}: ${cause}`, undefined, endpoint, { cause: error });
+  }
   let detail = error instanceof Error ? error.message : String(error);
   const body = (error as { body?: unknown }).body;
   if (typeof body === 'string') {
@@ -118,136 +170,171 @@ function failure(what: string, error: unknown): KubernetesApiError {
       // not JSON: keep the client's message
     }
   }
+  if (code === 401 || code === 403) {
+    return new ClusterUnreachableError(`kubernetes: ${what}: the cluster at ${endpoint} refused the functions' credentials: ${code} ${detail}`.replace(/ +/g, ' '), code, endpoint, { cause: error });
+  }
   return new KubernetesApiError(`kubernetes: ${what}: ${code ?? ''} ${detail}`.replace(/ +/g, ' '), code, { cause: error });
 }
 
+interface Clients {
+  config: KubeConfig;
+  batch: BatchV1Api;
+  core: CoreV1Api;
+  /** The API server's URL, for errors. */
+  endpoint: string;
+  /** Options that bound one request by `ms`; `mergePatch` also sets the merge-patch content type. */
+  bounded(ms: number, mergePatch?: boolean): ConfigurationOptions<ObservableMiddleware>;
+}
+
 export class ClientNodeKubeApi implements KubeApi {
-  private apis: { config: KubeConfig; batch: BatchV1Api; core: CoreV1Api } | undefined;
+  private apis: Clients | undefined;
+  private readonly timeoutMs: number;
+  private readonly logTimeoutMs: number;
 
   constructor(
     private readonly source: KubeConfigSource,
     readonly namespace: string,
-  ) {}
+    options: { timeoutSeconds?: number } = {},
+  ) {
+    this.timeoutMs = (options.timeoutSeconds ?? DEFAULT_K8S_TIMEOUT_SECONDS) * 1000;
+    this.logTimeoutMs = LOG_TIMEOUT_FACTOR * this.timeoutMs;
+  }
 
-  private async clients(): Promise<{ batch: BatchV1Api; core: CoreV1Api }> {
+  private async clients(): Promise<Clients> {
     const config = await this.source.get();
     if (this.apis?.config !== config) {
-      const { BatchV1Api: Batch, CoreV1Api: Core } = await k8s();
-      this.apis = { config, batch: config.makeApiClient(Batch), core: config.makeApiClient(Core) };
+      const { BatchV1Api: Batch, CoreV1Api: Core, Observable, PatchStrategy, setHeaderOptions } = await k8s();
+      // The signal is made as the request leaves, after authentication: each request (each page) gets the whole bound.
+      const timeout = (ms: number): ObservableMiddleware => ({
+        pre: (request) => {
+          request.setSignal(AbortSignal.timeout(ms));
+          return new Observable(Promise.resolve(request));
+        },
+        post: (response) => new Observable(Promise.resolve(response)),
+      });
+      const bounded = (ms: number, mergePatch = false): ConfigurationOptions<ObservableMiddleware> => {
+        const options: ConfigurationOptions<ObservableMiddleware> = { middleware: [timeout(ms)], middlewareMergeStrategy: 'append' };
+        return mergePatch ? setHeaderOptions('Content-Type', PatchStrategy.MergePatch, options) : options;
+      };
+      const endpoint = config.getCurrentCluster()?.server ?? '(no cluster in the kubeconfig)';
+      this.apis = { config, batch: config.makeApiClient(Batch), core: config.makeApiClient(Core), endpoint, bounded };
     }
     return this.apis;
   }
 
+  private failure(clients: Clients, what: string, error: unknown, timeoutMs = this.timeoutMs): KubernetesApiError {
+    return failure(what, error, clients.endpoint, timeoutMs);
+  }
+
   async createJob(job: V1Job): Promise<{ job: V1Job; created: boolean }> {
-    const { batch } = await this.clients();
+    const clients = await this.clients();
+    const { batch, bounded } = clients;
     const name = job.metadata?.name ?? '';
     try {
-      return { job: await batch.createNamespacedJob({ namespace: this.namespace, body: job }), created: true };
+      return { job: await batch.createNamespacedJob({ namespace: this.namespace, body: job }, bounded(this.timeoutMs)), created: true };
     } catch (error) {
-      if (status(error) !== 409) throw failure(`create job ${name}`, error);
+      if (status(error) !== 409) throw this.failure(clients, `create job ${name}`, error);
     }
     try {
-      return { job: await batch.readNamespacedJob({ namespace: this.namespace, name }), created: false };
+      return { job: await batch.readNamespacedJob({ namespace: this.namespace, name }, bounded(this.timeoutMs)), created: false };
     } catch (error) {
-      throw failure(`read job ${name}`, error);
+      throw this.failure(clients, `read job ${name}`, error);
     }
   }
 
   async createSecret(secret: V1Secret): Promise<boolean> {
-    const { core } = await this.clients();
+    const clients = await this.clients();
     try {
-      await core.createNamespacedSecret({ namespace: this.namespace, body: secret });
+      await clients.core.createNamespacedSecret({ namespace: this.namespace, body: secret }, clients.bounded(this.timeoutMs));
       return true;
     } catch (error) {
       if (status(error) === 409) return false;
-      throw failure(`create secret ${secret.metadata?.name ?? ''}`, error);
+      throw this.failure(clients, `create secret ${secret.metadata?.name ?? ''}`, error);
     }
   }
 
   async createConfigMap(configMap: V1ConfigMap): Promise<boolean> {
-    const { core } = await this.clients();
+    const clients = await this.clients();
     try {
-      await core.createNamespacedConfigMap({ namespace: this.namespace, body: configMap });
+      await clients.core.createNamespacedConfigMap({ namespace: this.namespace, body: configMap }, clients.bounded(this.timeoutMs));
       return true;
     } catch (error) {
       if (status(error) === 409) return false;
-      throw failure(`create configmap ${configMap.metadata?.name ?? ''}`, error);
+      throw this.failure(clients, `create configmap ${configMap.metadata?.name ?? ''}`, error);
     }
   }
 
   async listJobs(labelSelector: string): Promise<V1Job[]> {
-    const { batch } = await this.clients();
+    const clients = await this.clients();
     const items: V1Job[] = [];
     let token: string | undefined;
     try {
       do {
-        const page = await batch.listNamespacedJob({ namespace: this.namespace, labelSelector, limit: 500, ...(token ? { _continue: token } : {}) });
+        const page = await clients.batch.listNamespacedJob({ namespace: this.namespace, labelSelector, limit: 500, ...(token ? { _continue: token } : {}) }, clients.bounded(this.timeoutMs));
         items.push(...page.items);
         token = page.metadata?._continue || undefined;
       } while (token);
     } catch (error) {
-      throw failure('list jobs', error);
+      throw this.failure(clients, 'list jobs', error);
     }
     return items;
   }
 
   async listPods(labelSelector: string): Promise<V1Pod[]> {
-    const { core } = await this.clients();
+    const clients = await this.clients();
     const items: V1Pod[] = [];
     let token: string | undefined;
     try {
       do {
-        const page = await core.listNamespacedPod({ namespace: this.namespace, labelSelector, limit: 500, ...(token ? { _continue: token } : {}) });
+        const page = await clients.core.listNamespacedPod({ namespace: this.namespace, labelSelector, limit: 500, ...(token ? { _continue: token } : {}) }, clients.bounded(this.timeoutMs));
         items.push(...page.items);
         token = page.metadata?._continue || undefined;
       } while (token);
     } catch (error) {
-      throw failure('list pods', error);
+      throw this.failure(clients, 'list pods', error);
     }
     return items;
   }
 
   async podLog(pod: string, container: string, limitBytes = 1024 * 1024): Promise<string | undefined> {
-    const { core } = await this.clients();
+    const clients = await this.clients();
     try {
-      return await core.readNamespacedPodLog({ namespace: this.namespace, name: pod, container, limitBytes });
+      return await clients.core.readNamespacedPodLog({ namespace: this.namespace, name: pod, container, limitBytes }, clients.bounded(this.logTimeoutMs));
     } catch (error) {
       const code = status(error);
       // 404: the pod is gone; 400: the container never started.
       if (code === 404 || code === 400) return undefined;
-      throw failure(`read log of ${pod}/${container}`, error);
+      throw this.failure(clients, `read log of ${pod}/${container}`, error, this.logTimeoutMs);
     }
   }
 
   async setJobTtl(name: string, seconds: number): Promise<void> {
-    const { batch } = await this.clients();
+    const clients = await this.clients();
     try {
-      const { PatchStrategy, setHeaderOptions } = await k8s();
-      await batch.patchNamespacedJob({ namespace: this.namespace, name, body: { spec: { ttlSecondsAfterFinished: seconds } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      await clients.batch.patchNamespacedJob({ namespace: this.namespace, name, body: { spec: { ttlSecondsAfterFinished: seconds } } }, clients.bounded(this.timeoutMs, true));
     } catch (error) {
       if (status(error) === 404) return;
-      throw failure(`set the TTL of job ${name}`, error);
+      throw this.failure(clients, `set the TTL of job ${name}`, error);
     }
   }
 
   async annotateJob(name: string, annotations: Record<string, string>): Promise<void> {
-    const { batch } = await this.clients();
+    const clients = await this.clients();
     try {
-      const { PatchStrategy, setHeaderOptions } = await k8s();
-      await batch.patchNamespacedJob({ namespace: this.namespace, name, body: { metadata: { annotations } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      await clients.batch.patchNamespacedJob({ namespace: this.namespace, name, body: { metadata: { annotations } } }, clients.bounded(this.timeoutMs, true));
     } catch (error) {
       if (status(error) === 404) return;
-      throw failure(`annotate job ${name}`, error);
+      throw this.failure(clients, `annotate job ${name}`, error);
     }
   }
 
   async deleteJob(name: string): Promise<void> {
-    const { batch } = await this.clients();
+    const clients = await this.clients();
     try {
-      await batch.deleteNamespacedJob({ namespace: this.namespace, name, propagationPolicy: 'Background' });
+      await clients.batch.deleteNamespacedJob({ namespace: this.namespace, name, propagationPolicy: 'Background' }, clients.bounded(this.timeoutMs));
     } catch (error) {
       if (status(error) === 404) return;
-      throw failure(`delete job ${name}`, error);
+      throw this.failure(clients, `delete job ${name}`, error);
     }
   }
 }

@@ -3,8 +3,9 @@
  * and pods by label, read what the store holds, write the missing build status or results (log
  * first, the triggering object last; through InspectionRecords, which creates each once), record
  * the images of builds that succeeded (with the image records, when given), then set TTLs and
- * delete Jobs that cannot start. One Job's failure does not stop the others; every write is
- * skipped when its object exists, so a second run over the same state writes nothing.
+ * delete Jobs that cannot start. One Job's failure does not stop the others (a cluster that stops
+ * answering does: each of its calls would wait out the timeout); every write is skipped when its
+ * object exists, so a second run over the same state writes nothing.
  */
 import { NotFoundError } from '../../core/errors.js';
 import type { BuildStatus } from '../../core/generated/types.js';
@@ -13,7 +14,7 @@ import type { InspectionRecords } from '../../core/records.js';
 import { reportedScript } from '../../core/specification.js';
 import { validators } from '../../core/validation.js';
 import type { ImageRecords } from './images.js';
-import type { KubeApi } from './kube-api.js';
+import { ClusterUnreachableError, type KubeApi } from './kube-api.js';
 import { selector } from './manifests/index.js';
 import { observeJob, type JobObservation } from './model/observe.js';
 import { DEFAULT_RECONCILE_POLICY, reconcileBuild, reconcileRun, type LogRef, type ReconcileAction, type ReconcilePolicy } from './model/reconcile.js';
@@ -78,6 +79,8 @@ export class Reconciler {
       try {
         for (const action of await this.decide(observed)) await this.apply(action, report);
       } catch (error) {
+        // No answer at all (not a 401/403 on one verb): every other Job would wait out the same timeouts.
+        if (error instanceof ClusterUnreachableError && error.status === undefined) throw error;
         report.errors++;
         this.deps.onError?.(observed.name, error);
       }

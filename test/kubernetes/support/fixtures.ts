@@ -2,7 +2,7 @@
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Secret } from 'kubernetes-models/v1/Secret';
-import { DEFAULT_UPLOADER_IMAGE, registryAuthFor, type ClusterSettings } from '../../../functions/adapters/kubernetes/manifests/index.js';
+import { DEFAULT_BUILDER_FLOOR, DEFAULT_UPLOADER_IMAGE, registryAuthFor, type ClusterSettings } from '../../../functions/adapters/kubernetes/manifests/index.js';
 import { LABEL_PRESETS } from '../../../functions/adapters/kubernetes/manifests/placement.js';
 import { normalizeSpecification } from '../../../functions/core/specification.js';
 import type { Specification } from '../../../functions/core/specification.js';
@@ -22,6 +22,8 @@ export function settings(overrides: Partial<ClusterSettings> = {}): ClusterSetti
     registryAuth: registryAuthFor(registry),
     storage: { bucket: 'amun-bucket', region: 'eu-west-1' },
     buildDeadlineSeconds: 3600,
+    builder: DEFAULT_BUILDER_FLOOR,
+    cache: undefined,
     ...overrides,
   };
 }

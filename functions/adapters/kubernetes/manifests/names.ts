@@ -18,6 +18,9 @@ export const ANNOTATIONS = {
   image: 'amun/image',
   batchSize: 'amun/batch-size',
   deadlineSeconds: 'amun/deadline-seconds',
+  /** The build Job's kaniko limits, quoted by the reconciler when the builder outgrows them. */
+  builderMemory: 'amun/builder-memory',
+  builderStorage: 'amun/builder-ephemeral-storage',
   /**
    * Set by the reconciler on a Job whose pod the scheduler cannot place: the scheduler's message,
    * kept so the result recorded at the deadline can say why (the Job controller deletes the pod then).

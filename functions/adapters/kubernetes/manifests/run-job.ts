@@ -18,6 +18,14 @@ export const RUN_OVERHEAD_SECONDS = 120;
 export const RUN_START_GRACE_SECONDS = 900;
 /** Attempts per index (backoffLimitPerIndex): one retry for a failure no rule explains. */
 export const BACKOFF_LIMIT_PER_INDEX = 1;
+/**
+ * The harness's exit code when SIGTERM cut its run short (the kubelet stopping the pod: a drain,
+ * a preemption, an eviction, a node shutting down): it records no result, and the index runs again
+ * (a disruption the pod's DisruptionTarget condition names is not counted; otherwise the one retry).
+ */
+export const INTERRUPTED_EXIT_CODE = 143;
+/** Asks Karpenter not to consolidate or drift a node while a measurement runs on it. */
+export const DO_NOT_DISRUPT = { 'karpenter.sh/do-not-disrupt': 'true' } as const;
 
 export interface RunJobInput {
   inspectionId: string;
@@ -58,6 +66,7 @@ export function runJob({ inspectionId, spec, image, deadlineSeconds, resultsPref
         AMUN_EXECUTOR_KIND: 'kubernetes',
         AMUN_DEADLINE_SECONDS: String(deadlineSeconds),
         AMUN_OUTPUT_DIR: IMAGE_PATHS.output,
+        AMUN_INTERRUPTED_EXIT_CODE: String(INTERRUPTED_EXIT_CODE),
         ...(settings.output ? { AMUN_OUTPUT_LIMIT_BYTES: String(settings.output.logBytes), AMUN_RESULT_OUTPUT_LIMIT_BYTES: String(settings.output.resultBytes) } : {}),
       }),
       completionIndexEnv('AMUN_ITEM'),
@@ -100,13 +109,14 @@ export function runJob({ inspectionId, spec, image, deadlineSeconds, resultsPref
         rules: [
           ignoreDisruptions(),
           // The harness exits 0 whenever it wrote a result, whatever the script did: a non-zero
-          // exit (OOM kill, a crash) is final for that item; the reconciler writes why.
-          { action: 'FailIndex', onExitCodes: { containerName: CONTAINERS.harness, operator: 'NotIn', values: [0] } },
+          // exit (OOM kill, a crash) is final for that item; the reconciler writes why. An
+          // interrupted run (INTERRUPTED_EXIT_CODE) is not: it falls to the per-index retry.
+          { action: 'FailIndex', onExitCodes: { containerName: CONTAINERS.harness, operator: 'NotIn', values: [0, INTERRUPTED_EXIT_CODE] } },
         ],
       },
       activeDeadlineSeconds: runJobDeadline(batchSize, parallelism, deadlineSeconds),
       template: {
-        metadata: { labels: { ...labels } },
+        metadata: { labels: { ...labels }, annotations: { ...DO_NOT_DISRUPT } },
         spec: {
           automountServiceAccountToken: false,
           enableServiceLinks: false,

@@ -44,6 +44,11 @@ exit 0
  * name can change after its check. The status goes up from memory, never through a file there.
  * The image digest is the build's own claim: runs use only the digest the functions resolve from
  * the registry and record themselves (functions/adapters/kubernetes/images.ts).
+ *
+ * A builder killed with SIGKILL (exit code 137), or a build step that was (kaniko's last words
+ * end in "exit status 137"), ran out of memory, most likely: reason `oom`, with the builder's
+ * memory limit (AMUN_BUILDER_MEMORY) in the message. A whole container killed for its memory
+ * never gets here: the reconciler reports it.
  */
 export const REPORT_SCRIPT = `set -u
 work="\${AMUN_WORK:-/amun/work}"
@@ -71,15 +76,30 @@ case "$digest" in
   sha256:?*) digest_json="\\"$digest\\"" ;;
   *) digest_json=null ;;
 esac
+case "\${AMUN_BUILDER_MEMORY:-}" in
+  '' | *[!0-9A-Za-z.]*) limit='' ;;
+  *) limit=" of $AMUN_BUILDER_MEMORY" ;;
+esac
+oom_advice="most likely for exceeding the builder's memory limit$limit: ask for more with build.requests.memory"
+killed_step() {
+  regular "$work/log" && tail -c 4096 "$work/log" | grep -q 'exit status 137'
+}
 case "$code" in
   '' | *[!0-9]*)
     state=failed; code_json=null; image_json=null; reason='"executor_error"'
     message='"the build step left no exit code"' ;;
   0)
     state=succeeded; code_json=0; image_json="\\"$AMUN_IMAGE\\""; reason=null; message=null ;;
+  137)
+    state=failed; code_json=137; image_json=null; reason='"oom"'
+    message="\\"the builder was killed (SIGKILL, exit code 137), $oom_advice\\"" ;;
   *)
     state=failed; code_json=$code; image_json=null; reason='"build_failed"'
-    message="\\"the builder exited with code $code\\"" ;;
+    message="\\"the builder exited with code $code\\""
+    if killed_step; then
+      reason='"oom"'
+      message="\\"the builder exited with code $code: a build step was killed (exit status 137), $oom_advice\\""
+    fi ;;
 esac
 status=$(printf '{"cached":false,"executor":"kubernetes","exit_code":%s,"finished_at":%s,"image":%s,"image_digest":%s,"inspection_id":"%s","message":%s,"reason":%s,"stack_digest":"%s","started_at":%s,"state":"%s"}' \\
   "$code_json" "$finished_json" "$image_json" "$digest_json" "$AMUN_INSPECTION_ID" "$message" "$reason" "$AMUN_STACK_DIGEST" "$started_json" "$state")

@@ -7,6 +7,7 @@
  * once all it produces is stored, and delete a Job whose pods cannot start. Idempotent: a second pass over the
  * same state finds the objects written and does nothing more than the TTL it has not set yet.
  */
+import { ENV } from '../../../config.js';
 import type { BuildStatus, RunReport } from '../../../core/generated/types.js';
 import { syntheticResult } from '../../../core/results.js';
 import { STACK_DIGEST } from '../manifests/image-refs.js';
@@ -150,6 +151,32 @@ function ttlIfDue(job: JobObservation, policy: ReconcilePolicy): ReconcileAction
   return isFinished(job) && job.ttlSecondsAfterFinished === null ? [{ kind: 'ttl', job: job.name, seconds: policy.finishedTtlSeconds }] : [];
 }
 
+/** A builder that outgrew its memory or its disk: the limit it had (the build Job's annotations) and where more comes from. */
+function builderAdvice(job: JobObservation, failure: Failure): Failure {
+  const memory = job.annotations[ANNOTATIONS.builderMemory];
+  const storage = job.annotations[ANNOTATIONS.builderStorage];
+  // The kubelet's messages end in a full stop.
+  const said = failure.message.replace(/[.\s]+$/, '');
+  if (failure.cause === 'oom' && memory) {
+    return { ...failure, message: `${said}; the builder's memory limit was ${memory} (the larger of build.requests.memory and the cluster's ${ENV.k8sBuilderMemory}): ask for more with build.requests.memory` };
+  }
+  if (failure.cause === 'evicted' && storage && /ephemeral|local storage/i.test(failure.message)) {
+    return {
+      ...failure,
+      message: `${said}; the builder had ${storage} of ephemeral storage (${ENV.k8sBuilderEphemeralStorage}, or ${ENV.k8sBuilderLargeEphemeralStorage} for CUDA and deep learning stacks), less than this stack needs to build`,
+    };
+  }
+  return failure;
+}
+
+/** A build whose pods were evicted by disruptions (retried without counting) until its deadline says so. */
+function evictedBefore(job: JobObservation): string {
+  const evicted = job.pods.filter((p) => p.reason === 'Evicted' || p.disrupted);
+  const last = evicted.at(-1);
+  if (!last) return '';
+  return `; its pod was evicted ${evicted.length === 1 ? 'once' : `${evicted.length} times`} and started again, the last time${on(last)}${last.message ? `: ${last.message}` : ''}`;
+}
+
 export interface BuildContext {
   statusStored: boolean;
   /** The stored build status, when there is one. */
@@ -178,9 +205,10 @@ export function reconcileBuild(job: JobObservation, { statusStored, stored, now,
   } else {
     terminal = ttlIfDue(job, policy);
     if (condition(job, 'Failed')?.reason === 'DeadlineExceeded') {
-      failure = deadlineFailure(job, pod);
+      const deadline = deadlineFailure(job, pod);
+      failure = { ...deadline, message: `${deadline.message}${evictedBefore(job)}` };
     } else {
-      failure = podFailure(pod, CONTAINERS.build);
+      failure = builderAdvice(job, podFailure(pod, CONTAINERS.build));
       const report = pod?.containers.find((c) => c.name === CONTAINERS.report);
       if (failure.cause === 'lost' && report?.state === 'terminated') {
         failure = { ...failure, message: `the build ended but its report step did not upload the build status (exit code ${report.exitCode ?? 'unknown'})`, finishedAt: report.finishedAt };
