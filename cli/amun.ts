@@ -1,8 +1,9 @@
 /**
  * `amun`: submit inspections, follow them, read their results, and serve the embedded stack.
  *
- * Where it talks: `--url` / AMUN_URL names a remote v1 API (AMUN_API_TOKEN goes as a Bearer token
- * on POSTs). Without one, commands that need an API start the embedded stack in-process on
+ * Where it talks: `--url` / AMUN_URL names a remote v1 API (every request carries AMUN_API_TOKEN
+ * as a Bearer token, or an AWS SigV4 signature for an execute-api URL or `--auth iam`: auth.ts).
+ * Without one, commands that need an API start the embedded stack in-process on
  * `--data-dir` / AMUN_DATA_DIR (default .amun; executor from AMUN_EXECUTOR, default auto), log to
  * `<data-dir>/amun.log`, and stop it at the end.
  *

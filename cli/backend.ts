@@ -1,6 +1,7 @@
 /**
- * Where the CLI talks: a remote API (`--url` / AMUN_URL, with AMUN_API_TOKEN as a Bearer token on
- * every request), or the embedded stack started in-process on a data directory and stopped at the end.
+ * Where the CLI talks: a remote API (`--url` / AMUN_URL; every request authorized as `--auth` /
+ * AMUN_AUTH says, see auth.ts: AMUN_API_TOKEN as a Bearer token, or an AWS SigV4 signature), or the
+ * embedded stack started in-process on a data directory and stopped at the end (with its own token).
  *
  * The embedded stack logs through Powertools, which writes to the process's stdout. The CLI owns
  * the terminal, so before the stack's modules load, its logs are sent to `<data-dir>/amun.log`:
@@ -13,11 +14,14 @@ import { Console } from 'node:console';
 import { Writable } from 'node:stream';
 import { join, resolve } from 'node:path';
 import type { LocalStack } from '../local/stack.js';
-import { ApiClient } from './client.js';
+import { authorizerFor, tokenAuthorizer, NO_AUTH, type AuthMode } from './auth.js';
+import { ApiClient, normalizeApiUrl } from './client.js';
 import { CliError, EXIT_BAD_INPUT } from './errors.js';
 
 export interface ConnectionOptions {
   url?: string | undefined;
+  /** How requests to `url` are authorized (auth.ts); the embedded stack is always asked with its own token. */
+  auth?: AuthMode | undefined;
   dataDir: string;
   verbose: boolean;
 }
@@ -101,7 +105,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<LocalStac
 
 export async function connect(options: ConnectionOptions): Promise<Backend> {
   if (options.url) {
-    const client = new ApiClient(options.url, process.env.AMUN_API_TOKEN || undefined);
+    const client = new ApiClient(options.url, authorizerFor(normalizeApiUrl(options.url), { mode: options.auth, token: process.env.AMUN_API_TOKEN }));
     return {
       client,
       embedded: false,
@@ -119,7 +123,7 @@ export async function connect(options: ConnectionOptions): Promise<Backend> {
     if (error instanceof CliError) throw error;
     throw new CliError(`cannot start the embedded stack in ${dataDir}: ${(error as Error).message} (see ${logFile})`);
   }
-  const client = new ApiClient(stack.apiUrl, stack.config.apiToken);
+  const client = new ApiClient(stack.apiUrl, stack.config.apiToken ? tokenAuthorizer(stack.config.apiToken) : NO_AUTH);
   let closed: Promise<void> | undefined;
   return {
     client,

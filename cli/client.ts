@@ -1,6 +1,9 @@
 /**
- * A small client of the v1 API (schemas/api.json). Answers other than 2xx become CliErrors: 400 →
- * exit 2 with the API's problems, anything else → exit 1; a failed connection names the URL.
+ * A small client of the v1 API (schemas/api.json), and the CLI's only way to the network: every
+ * request goes through call(), which adds what the Authorizer (auth.ts) gives it: a Bearer token,
+ * a SigV4 signature, or nothing. Answers other than 2xx become CliErrors: 400 → exit 2 with the
+ * API's problems, anything else → exit 1 (401 and 403 say what the request carried); a failed
+ * connection names the URL.
  */
 import type {
   CompareAnswer,
@@ -14,6 +17,7 @@ import type {
   StatusAnswer,
   SubmitAnswer,
 } from '../functions/core/generated/types.js';
+import { NO_AUTH, type Authorizer } from './auth.js';
 import { CliError, EXIT_BAD_INPUT, EXIT_FAILURE, type Problem } from './errors.js';
 
 export type { CompareAnswer, HistoryAnswer, MetricsAnswer };
@@ -44,7 +48,7 @@ export class ApiClient {
 
   constructor(
     url: string,
-    private readonly token?: string | undefined,
+    readonly auth: Authorizer = NO_AUTH,
   ) {
     this.baseUrl = normalizeApiUrl(url);
   }
@@ -53,10 +57,12 @@ export class ApiClient {
     const url = `${this.baseUrl}${path}`;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    // The bytes sent are the bytes signed.
+    const payload = body !== undefined ? JSON.stringify(body) : undefined;
+    Object.assign(headers, await this.auth.headers({ method, url: new URL(url), headers, body: payload }));
     let res: Response;
     try {
-      res = await fetch(url, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}), signal: AbortSignal.timeout(60_000) });
+      res = await fetch(url, { method, headers, ...(payload !== undefined ? { body: payload } : {}), signal: AbortSignal.timeout(60_000) });
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (error as Error).message;
@@ -73,12 +79,14 @@ export class ApiClient {
       if (parsed === undefined) throw new CliError(`${method} ${url} answered ${res.status} without a JSON body`, EXIT_FAILURE);
       return parsed as T;
     }
-    const answer = (parsed ?? {}) as { error?: unknown; problems?: unknown };
-    const message = typeof answer.error === 'string' ? answer.error : text.trim().slice(0, 200) || res.statusText;
+    // Amun answers {error}; API Gateway's own refusals are {message}.
+    const answer = (parsed ?? {}) as { error?: unknown; message?: unknown; problems?: unknown };
+    const message = typeof answer.error === 'string' ? answer.error : typeof answer.message === 'string' ? answer.message : text.trim().slice(0, 200) || res.statusText;
     const problems = Array.isArray(answer.problems) ? (answer.problems as Problem[]).filter((p) => p && typeof p.path === 'string' && typeof p.message === 'string') : [];
     if (res.status === 404) throw new NotFound(message, EXIT_FAILURE, problems);
     if (res.status === 400) throw new CliError(message, EXIT_BAD_INPUT, problems);
-    throw new CliError(`${method} ${url} answered ${res.status}: ${message}`, EXIT_FAILURE, problems);
+    const hint = res.status === 401 || res.status === 403 ? ` (${this.auth.described})` : '';
+    throw new CliError(`${method} ${url} answered ${res.status}: ${message}${hint}`, EXIT_FAILURE, problems);
   }
 
   submit(spec: unknown): Promise<SubmitAnswer> {

@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { ContextFile } from '../functions/core/ports.js';
+import { AUTH_MODES, type AuthMode } from './auth.js';
 import { connect, redirectLogs, startEmbedded, type Backend } from './backend.js';
 import type { ApiClient, InspectionStatus, MetricsAnswer } from './client.js';
 import { CliError, EXIT_BAD_INPUT, EXIT_SLOWER, EXIT_FAILURE, EXIT_INTERRUPTED, formatError } from './errors.js';
@@ -13,6 +14,7 @@ import { loadSpec } from './spec.js';
 
 interface GlobalOptions {
   url?: string;
+  auth?: AuthMode;
   dataDir: string;
   verbose?: boolean;
 }
@@ -43,7 +45,7 @@ async function withBackend<T>(globals: GlobalOptions, fn: (backend: Backend) => 
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
-  const backend = await connect({ url: globals.url, dataDir: globals.dataDir, verbose: globals.verbose === true });
+  const backend = await connect({ url: globals.url, auth: globals.auth, dataDir: globals.dataDir, verbose: globals.verbose === true });
   open.add(backend);
   try {
     return await fn(backend);
@@ -79,6 +81,12 @@ export function buildProgram(): Command {
     .description('Build a software stack into an image, run a script on it on requested hardware, and record what happened.')
     .version('1.0.0')
     .addOption(new Option('--url <url>', 'v1 API to talk to; without one the embedded stack runs in-process').env('AMUN_URL'))
+    .addOption(
+      new Option('--auth <mode>', 'how requests to --url are authorized: token (AMUN_API_TOKEN as a Bearer token), iam (AWS SigV4 with the default credential chain), none; auto picks token when AMUN_API_TOKEN is set, iam for an execute-api URL')
+        .choices(AUTH_MODES)
+        .env('AMUN_AUTH')
+        .default('auto'),
+    )
     .addOption(new Option('--data-dir <dir>', 'data directory of the embedded stack').env('AMUN_DATA_DIR').default('.amun'))
     .addOption(
       new Option('--executor <kind>', 'executor of the embedded stack: auto picks podman/docker when one answers, else process')

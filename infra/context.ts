@@ -35,9 +35,14 @@ export interface AmunContext {
     /** With `caData`: skip the deploy-time DescribeCluster lookup. */
     endpoint: string | undefined;
     caData: string | undefined;
+    /** Service account of build pods, the one the builder role's Pod Identity association names (default `<deployment>-amun-builder`). */
     builderServiceAccount: string;
     labelPreset: 'nfd' | 'karpenter' | 'amun';
     builderImage: string | undefined;
+    /** The upload sidecar's image (AMUN_K8S_UPLOADER_IMAGE). */
+    uploaderImage: string | undefined;
+    /** Lets the cluster's pods run images named by tag only (AMUN_K8S_ALLOW_UNPINNED_IMAGES). */
+    allowUnpinnedImages: boolean;
     /**
      * How function roles get into the cluster: `rbac` maps them to a Kubernetes group bound by
      * deploy/kubernetes/rbac.yaml (least privilege); `policy` gives namespace-scoped EKS access policies.
@@ -67,9 +72,11 @@ export const contextDefaults = {
   eksNamespace: 'amun',
   eksClusterEndpoint: '',
   eksClusterCaData: '',
-  builderServiceAccount: 'amun-builder',
+  builderServiceAccount: '',
   labelPreset: 'nfd',
   builderImage: '',
+  uploaderImage: '',
+  allowUnpinnedImages: false,
   eksAccess: 'rbac',
   eksAccessGroup: 'amun-controller',
 } as const;
@@ -170,6 +177,11 @@ export function readContext(node: Pick<Node, 'tryGetContext'>): AmunContext {
     throw new ContextError(endpoint ? 'eksClusterCaData' : 'eksClusterEndpoint', 'must be given together with the other of eksClusterEndpoint and eksClusterCaData (or neither: the stack then looks both up at deploy time)');
   }
 
+  // One per deployment by default: EKS allows one Pod Identity association per cluster, namespace
+  // and service account, so two deployments on one cluster must not share the name.
+  const builderServiceAccount = str(raw, 'builderServiceAccount') || `${deployment}-amun-builder`;
+  if (!DNS_LABEL.test(builderServiceAccount)) throw new ContextError('builderServiceAccount', `must be a Kubernetes service account name, got ${JSON.stringify(builderServiceAccount)}`);
+
   return {
     deployment,
     storePrefix,
@@ -188,9 +200,11 @@ export function readContext(node: Pick<Node, 'tryGetContext'>): AmunContext {
       namespace: str(raw, 'eksNamespace', DNS_LABEL, 'a Kubernetes namespace name'),
       endpoint,
       caData,
-      builderServiceAccount: str(raw, 'builderServiceAccount', DNS_LABEL, 'a Kubernetes service account name'),
+      builderServiceAccount,
       labelPreset,
       builderImage: str(raw, 'builderImage', /^(|[^\s]+)$/, 'an image reference') || undefined,
+      uploaderImage: str(raw, 'uploaderImage', /^(|[^\s]+)$/, 'an image reference') || undefined,
+      allowUnpinnedImages: bool(raw, 'allowUnpinnedImages'),
       access: {
         mode: str(raw, 'eksAccess', /^(rbac|policy)$/, 'rbac or policy') as 'rbac' | 'policy',
         group: str(raw, 'eksAccessGroup', /^(?!system:)[A-Za-z0-9:_.-]{1,100}$/, 'a Kubernetes group name (not system:…)'),

@@ -8,7 +8,6 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { EventType } from 'aws-cdk-lib/aws-s3';
-import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { queues as queueTable, resolvePrefix, routes as routeTable, type FunctionName, type QueueName, type Route } from '../functions/routes.js';
@@ -16,7 +15,7 @@ import type { AmunContext } from './context.js';
 import { AmunFunction } from './constructs/amun-function.js';
 import { AmunCluster, type ClusterUse } from './constructs/cluster.js';
 import { AmunHttpApi } from './constructs/http-api.js';
-import { AmunQueue } from './constructs/queue.js';
+import { AmunQueue, BucketEventsDestination } from './constructs/queue.js';
 import { Store } from './constructs/store.js';
 import { acknowledge, acks, providerFunctionAcks } from './nag.js';
 import { ENV } from '../functions/config.js';
@@ -185,7 +184,7 @@ export class AmunStack extends Stack {
         case 's3': {
           const queue = this.requireQueue(trigger.queue);
           if (trigger.kind === 's3') {
-            this.store.bucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(queue.queue), {
+            this.store.bucket.addEventNotification(EventType.OBJECT_CREATED, new BucketEventsDestination(queue.queue), {
               prefix: resolvePrefix(trigger.prefix, { storePrefix: ctx.storePrefix, specsPrefix: ctx.specsPrefix }),
               suffix: trigger.suffix,
             });
@@ -241,6 +240,7 @@ export class AmunStack extends Stack {
     out('AsyncFailuresQueueUrl', this.asyncFailures.queueUrl, 'Failed scheduled invocations');
     out('ImageRepositoryUri', this.cluster.repository.repositoryUri, 'Built images, one tag per build (stack digest and inspection); runs pin their digests');
     out('BuilderRoleArn', this.cluster.builderRole.roleArn, `Role of build pods (${ctx.cluster.namespace}/${ctx.cluster.builderServiceAccount}, EKS Pod Identity)`);
+    out('BuilderServiceAccount', ctx.cluster.builderServiceAccount, `Service account build pods run as, in namespace ${ctx.cluster.namespace}: create it there (docs/DEPLOY.md, prerequisites)`);
     out('ClusterName', ctx.cluster.name, 'The EKS cluster Amun runs builds and inspections on');
     for (const [name, fn] of this.functions) out(`${pascal(name)}FunctionName`, fn.fn.functionName, `Function ${name}`);
   }

@@ -8,7 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { NotFoundError, SpecificationError, type Problem } from '../core/errors.js';
 import { decodeUtf8 } from '../core/json.js';
 import type { Logger } from '../logger.js';
-import { CORS_POLICY } from './paths.js';
+import { CORS_POLICY, GATEWAY_PROXY_PARAMETER } from './paths.js';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
@@ -29,9 +29,13 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
   return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
 }
 
-/** Parameters echoed back on every answer, errors included (path and query parameters). */
+/**
+ * Parameters echoed back on every answer, errors included (path and query parameters), without
+ * the gateway's greedy path parameter: behind `{proxy+}` every event carries the whole path in it.
+ */
 export function echoed(event: APIGatewayProxyEventV2): Record<string, unknown> {
-  return { ...(event.queryStringParameters ?? {}), ...(event.pathParameters ?? {}) };
+  const { [GATEWAY_PROXY_PARAMETER]: _gateway, ...path } = event.pathParameters ?? {};
+  return { ...(event.queryStringParameters ?? {}), ...path };
 }
 
 export function errorAnswer(error: unknown, parameters: Record<string, unknown>, logger: Logger): HttpResult {

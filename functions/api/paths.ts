@@ -7,6 +7,12 @@
 /** The v1 API's base path (the routes table's `http` trigger names the same). */
 export const API_BASE = '/api/v1';
 
+/**
+ * The path parameter API Gateway fills for a greedy route (`ANY /api/v1/{proxy+}`): the gateway's
+ * own, never one of the API's, so answers do not echo it.
+ */
+export const GATEWAY_PROXY_PARAMETER = 'proxy';
+
 /** Health and metrics, at the root as the original served them. */
 export const OPERATIONS_PATHS = { readiness: '/readiness', liveness: '/liveness', metrics: '/metrics' } as const;
 

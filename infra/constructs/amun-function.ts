@@ -176,13 +176,15 @@ export class AmunFunction extends Construct {
       });
     }
 
-    // Listing is scoped by prefix; `IfExists` keeps the 404 (not 403) answer for a missing key,
-    // which S3 gives only to callers allowed to list the bucket.
+    // Listing only with one of these prefixes: a listing without a prefix (the whole bucket) is
+    // denied. A read of a missing key still gets 404, not 403: S3 decides that by asking whether
+    // the caller may list with the key itself as the prefix, which lies under these (the first
+    // deployment checks it, docs/DEPLOY.md "First deployment checklist").
     return this.allow({
       sid: 'ListStore',
       actions: ['s3:ListBucket'],
       resources: [store.bucket.bucketArn],
-      conditions: { StringLikeIfExists: { 's3:prefix': listable } },
+      conditions: { StringLike: { 's3:prefix': listable } },
     });
   }
 
@@ -200,6 +202,8 @@ export class AmunFunction extends Construct {
     this.setEnv(ENV.k8sLabelPreset, cluster.labelPreset);
     this.setEnv(ENV.registry, cluster.repository.repositoryUri);
     if (cluster.builderImage) this.setEnv(ENV.builderImage, cluster.builderImage);
+    if (cluster.uploaderImage) this.setEnv(ENV.k8sUploaderImage, cluster.uploaderImage);
+    if (cluster.allowUnpinnedImages) this.setEnv(ENV.k8sAllowUnpinnedImages, 'true');
     // Build Jobs must run as the service account the builder's Pod Identity trusts.
     this.setEnv(ENV.k8sBuilderServiceAccount, cluster.builderServiceAccount);
     if (!use) return this;

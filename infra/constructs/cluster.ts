@@ -14,7 +14,7 @@ import { Construct } from 'constructs';
 import { Layout } from '../../functions/core/layout.js';
 import type { AmunContext } from '../context.js';
 import { acknowledge, providerFunctionAcks, wildcardFindings } from '../nag.js';
-import type { Store } from './store.js';
+import { dataRemovalPolicy, type Store } from './store.js';
 
 /** EKS access policies a function can be given (with `eksAccess=policy`), always scoped to the Amun namespace. */
 export type ClusterAccess = 'AmazonEKSEditPolicy' | 'AmazonEKSViewPolicy';
@@ -47,6 +47,8 @@ export class AmunCluster extends Construct {
   readonly builderServiceAccount: string;
   readonly labelPreset: string;
   readonly builderImage: string | undefined;
+  readonly uploaderImage: string | undefined;
+  readonly allowUnpinnedImages: boolean;
   readonly access: AmunContext['cluster']['access'];
 
   constructor(scope: Construct, id: string, props: AmunClusterProps) {
@@ -57,6 +59,8 @@ export class AmunCluster extends Construct {
     this.builderServiceAccount = c.builderServiceAccount;
     this.labelPreset = c.labelPreset;
     this.builderImage = c.builderImage;
+    this.uploaderImage = c.uploaderImage;
+    this.allowUnpinnedImages = c.allowUnpinnedImages;
     this.access = c.access;
     this.cluster = Cluster.fromClusterAttributes(this, 'Cluster', { clusterName: c.name });
     this.clusterArn = stack.formatArn({ service: 'eks', resource: 'cluster', resourceName: c.name, arnFormat: ArnFormat.SLASH_RESOURCE_NAME });
@@ -99,7 +103,7 @@ export class AmunCluster extends Construct {
       // A tag is one build's own (stack digest and inspection): once pushed it must keep meaning the
       // same image, so no build can push over another's. Runs pin digests the functions recorded.
       imageTagMutability: TagMutability.IMMUTABLE,
-      removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      removalPolicy: dataRemovalPolicy(props.retainData),
       emptyOnDelete: !props.retainData,
       lifecycleRules: [
         { description: 'untagged layers and aborted pushes', tagStatus: TagStatus.UNTAGGED, maxImageAge: Duration.days(1) },

@@ -14,7 +14,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { API_BASE, CORS_POLICY, EXPLORER_FILES_PATH, EXPLORER_PATH, OPERATIONS_PATHS, PUBLIC_PATHS, UI_PATH } from '../../functions/api/paths.js';
+import { API_BASE, CORS_POLICY, EXPLORER_FILES_PATH, EXPLORER_PATH, GATEWAY_PROXY_PARAMETER, OPERATIONS_PATHS, PUBLIC_PATHS, UI_PATH } from '../../functions/api/paths.js';
 import type { ApiAuth } from '../context.js';
 import { acknowledge } from '../nag.js';
 
@@ -83,11 +83,13 @@ export class AmunHttpApi extends Construct {
         : {}),
     });
     const integration = new HttpLambdaIntegration('Api', props.handler);
-    this.api.addRoutes({ path: `${props.basePath}/{proxy+}`, methods: [HttpMethod.ANY], integration });
+    // The handler routes on the raw path and leaves the gateway's parameter out of its answers (functions/api/http.ts).
+    const greedy = `{${GATEWAY_PROXY_PARAMETER}+}`;
+    this.api.addRoutes({ path: `${props.basePath}/${greedy}`, methods: [HttpMethod.ANY], integration });
     // `{proxy+}` matches below the base path only: the path list at the base path itself, the operations at the root.
     const authorized = [props.basePath, OPERATIONS_PATHS.metrics];
     // The handler's own public paths (paths.ts), plus everything below the UI and the explorer's page and files: no authorizer, as locally without a token.
-    const open = props.basePath === API_BASE ? [...PUBLIC_PATHS, UI_PATH, `${UI_PATH}/{proxy+}`, EXPLORER_PATH, `${EXPLORER_FILES_PATH}/{proxy+}`] : [];
+    const open = props.basePath === API_BASE ? [...PUBLIC_PATHS, UI_PATH, `${UI_PATH}/${greedy}`, EXPLORER_PATH, `${EXPLORER_FILES_PATH}/${greedy}`] : [];
     for (const path of authorized) this.api.addRoutes({ path, methods: [HttpMethod.GET], integration });
     for (const path of open) {
       for (const route of this.api.addRoutes({ path, methods: [HttpMethod.GET], integration, authorizer: new HttpNoneAuthorizer() })) {

@@ -2,7 +2,9 @@
  * A queue of the routes table with its dead-letter queue: SSE, TLS only, `maxReceiveCount` from the
  * table, and a visibility timeout of at least six times its consumer's timeout.
  */
-import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Stack, type RemovalPolicy } from 'aws-cdk-lib';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { BucketNotificationDestinationType, type BucketNotificationDestinationConfig, type IBucketNotificationDestination, type IBucketRef } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { QueueName, QueueSpec, Route } from '../../functions/routes.js';
@@ -52,5 +54,27 @@ export class AmunQueue extends Construct {
       retentionPeriod: props.retention ?? Duration.days(4),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.spec.maxReceiveCount },
     });
+  }
+}
+
+/**
+ * S3 object events into a queue (an `s3` route's trigger), as CDK's SqsDestination wires them, but
+ * accepted from the one bucket of this account only: `aws:SourceArn` alone names a bucket, and a
+ * bucket name can be taken by another account once this one is gone.
+ */
+export class BucketEventsDestination implements IBucketNotificationDestination {
+  constructor(private readonly queue: Queue) {}
+
+  bind(_scope: Construct, bucket: IBucketRef): BucketNotificationDestinationConfig {
+    this.queue.grantSendMessages(
+      new ServicePrincipal('s3.amazonaws.com', {
+        conditions: {
+          ArnLike: { 'aws:SourceArn': bucket.bucketRef.bucketArn },
+          StringEquals: { 'aws:SourceAccount': Stack.of(this.queue).account },
+        },
+      }),
+    );
+    // SQS-managed encryption: no key policy to extend (SqsDestination's KMS branch does not apply).
+    return { arn: this.queue.queueArn, type: BucketNotificationDestinationType.QUEUE, dependencies: [this.queue] };
   }
 }

@@ -19,6 +19,16 @@ export const BUILD_CONTEXT_TAG = (() => {
   return { key: entry[0], value: entry[1] } as const;
 })();
 
+/**
+ * What becomes of the data (the buckets, the image repository) when the stack goes: with
+ * `retainData` it stays on delete and on replacement, but not when the operation that created it
+ * rolls back. A failed first deploy then leaves nothing behind, and the retry does not stop at
+ * "already exists" (the repository has a fixed name).
+ */
+export function dataRemovalPolicy(retainData: boolean): RemovalPolicy {
+  return retainData ? RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE : RemovalPolicy.DESTROY;
+}
+
 export interface StoreProps {
   storePrefix: string;
   specsPrefix: string;
@@ -42,7 +52,7 @@ export class Store extends Construct {
     this.storePrefix = props.storePrefix;
     this.specsPrefix = props.specsPrefix;
     this.indexPrefix = new Layout(props.storePrefix).indexPrefix;
-    const removalPolicy = props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const removalPolicy = dataRemovalPolicy(props.retainData);
     const secure = {
       encryption: BucketEncryption.S3_MANAGED,
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,

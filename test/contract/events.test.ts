@@ -143,6 +143,8 @@ describe('events/ fixtures on the real handlers', () => {
       'apigw/get-build-log.json': { status: 404, answer: 'errorAnswer' },
       'apigw/get-batch-size.json': { status: 404, answer: 'errorAnswer' },
       'apigw/get-result.json': { status: 404, answer: 'errorAnswer', check: (b) => expect(b.parameters).toEqual({ inspection_id: 'inspection-fixture-00000000', item: '0' }) },
+      // As deployed: the gateway's `ANY /api/v1/{proxy+}` route adds its own `proxy` path parameter, which no answer echoes.
+      'apigw/get-result-behind-proxy-route.json': { status: 404, answer: 'errorAnswer', check: (b) => expect(b.parameters).toEqual({ inspection_id: 'inspection-fixture-00000000', item: '0' }) },
       'apigw/get-item-log.json': { status: 404, answer: 'errorAnswer' },
     };
 

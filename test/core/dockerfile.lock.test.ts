@@ -235,7 +235,7 @@ describe('generateBuild and the Python stack', () => {
   it('leaves the lock to pipenv when pipenv is the package manager (pipenv install --deploy checks it)', () => {
     const spec = base({ requirements: { packages: { numpy: '*' } }, requirements_locked: { default: { numpy: { version: '==1.26.4' } } } }, 'pipenv');
     const build = generateBuild(spec, []);
-    expect(build.context.map((f) => f.path)).toEqual(['amun/Pipfile', 'amun/Pipfile.lock', 'amun/build/python/install-python.sh']);
+    expect(build.context.map((f) => f.path)).toEqual(['amun/Pipfile', 'amun/Pipfile.lock', 'amun/build/python/install-python.sh', 'amun/build/run-user.sh']);
     expect(build.dockerfile).toContain('RUN sh /opt/amun/build/python/install-python.sh pipenv lock keep-pip\n');
   });
 

@@ -246,8 +246,11 @@ function expectedSteps(spec: InspectionSpecification): Step[] {
     copy('amun/script', '/home/amun/script');
     run('chmod 0755 /home/amun/script');
   }
-  steps.push({ keyword: 'ENV', args: [['AMUN_SCRIPT', '/home/amun/script'], ['AMUN_OUTPUT_DIR', '/home/amun/output'], ['AMUN_VENV', '/home/amun/venv']] });
-  run('mkdir -p /home/amun/output && chown -R 1042:0 /home/amun && chmod -R g=u /home/amun');
+  // HOME of the run user, unless the specification sets one; then its account (run-user.sh).
+  const home = (spec.environment ?? []).some(({ name }) => name === 'HOME') ? [] : [['HOME', '/home/amun']];
+  steps.push({ keyword: 'ENV', args: [['AMUN_SCRIPT', '/home/amun/script'], ['AMUN_OUTPUT_DIR', '/home/amun/output'], ['AMUN_VENV', '/home/amun/venv'], ...home] });
+  copy('amun/build/run-user.sh', '/opt/amun/build/run-user.sh');
+  run('sh /opt/amun/build/run-user.sh && mkdir -p /home/amun/output && chown -R 1042:0 /home/amun && chmod -R g=u /home/amun');
   steps.push({ keyword: 'USER', args: '1042' }, { keyword: 'WORKDIR', args: '/home/amun' }, { keyword: 'ENTRYPOINT', args: ['python3', '/opt/amun/harness/entrypoint.py'] });
   return steps;
 }

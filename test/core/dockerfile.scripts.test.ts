@@ -1,13 +1,14 @@
 /**
  * The shell scripts the generated build runs, executed with stub package managers: which manager
- * is picked, which arguments it gets, and that package names are data, never evaluated.
+ * is picked, which arguments it gets, and that package names are data, never evaluated; and the
+ * run user's account, written into a scratch etc directory.
  * (The scripts were also run for real in images built by podman from generated Dockerfiles.)
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { INSTALL_PACKAGES_SH, INSTALL_PYTHON_SH } from '../../functions/core/dockerfile.js';
+import { INSTALL_PACKAGES_SH, INSTALL_PYTHON_SH, RUN_USER_SH } from '../../functions/core/dockerfile.js';
 
 const SH = '/bin/sh';
 
@@ -41,7 +42,7 @@ describe('build scripts', () => {
   }
 
   it('is valid POSIX shell', () => {
-    for (const script of [INSTALL_PACKAGES_SH, INSTALL_PYTHON_SH]) {
+    for (const script of [INSTALL_PACKAGES_SH, INSTALL_PYTHON_SH, RUN_USER_SH]) {
       const result = spawnSync(SH, ['-n'], { input: script, encoding: 'utf8' });
       expect(result.stderr).toBe('');
       expect(result.status).toBe(0);
@@ -79,5 +80,66 @@ describe('build scripts', () => {
     expect(status).toBe(1);
     expect(stderr).toMatch(/no supported package manager \(dnf, yum, microdnf or apt-get\)/);
     expect(log).toEqual([]);
+  });
+
+  describe('run-user.sh', () => {
+    const ENTRY = 'amun:x:1042:0:Amun run user:/home/amun:/bin/sh';
+    const DEBIAN_PASSWD = 'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n';
+    const DEBIAN_GROUP = 'root:x:0:\ndaemon:x:1:\nusers:x:100:\nnogroup:x:65534:\n';
+
+    /** Runs the script on `<dir>/etc` holding these files (undefined: absent); returns them after. */
+    function runUser(files: { passwd?: string; group?: string }): { status: number | null; stdout: string; stderr: string; passwd: string; group: string } {
+      const etc = join(dir, 'etc');
+      spawnSync(SH, ['-c', `mkdir -p '${etc}'`]);
+      if (files.passwd !== undefined) writeFileSync(join(etc, 'passwd'), files.passwd);
+      if (files.group !== undefined) writeFileSync(join(etc, 'group'), files.group);
+      writeFileSync(join(dir, 'run-user.sh'), RUN_USER_SH);
+      const result = spawnSync(SH, [join(dir, 'run-user.sh'), etc], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
+      const read = (name: string): string => (existsSync(join(etc, name)) ? readFileSync(join(etc, name), 'utf8') : '');
+      return { status: result.status, stdout: result.stdout, stderr: result.stderr, passwd: read('passwd'), group: read('group') };
+    }
+
+    it('adds the run user (home /home/amun, primary group 0) and its group, leaving every other line as it was', () => {
+      const { status, stdout, stderr, passwd, group } = runUser({ passwd: DEBIAN_PASSWD, group: DEBIAN_GROUP });
+      expect({ status, stderr, stdout }).toEqual({ status: 0, stderr: '', stdout: '' });
+      expect(passwd).toBe(`${DEBIAN_PASSWD}${ENTRY}\n`);
+      expect(group).toBe(`${DEBIAN_GROUP}amun:x:1042:\n`);
+      expect(existsSync(join(dir, 'etc', '.amun-run-user.new'))).toBe(false);
+    });
+
+    it('is idempotent: a second run changes nothing', () => {
+      runUser({ passwd: DEBIAN_PASSWD, group: DEBIAN_GROUP });
+      const etc = join(dir, 'etc');
+      const first = { passwd: readFileSync(join(etc, 'passwd'), 'utf8'), group: readFileSync(join(etc, 'group'), 'utf8') };
+      const again = spawnSync(SH, [join(dir, 'run-user.sh'), etc], { env: { PATH: '/usr/bin:/bin' }, encoding: 'utf8' });
+      expect(again.status).toBe(0);
+      expect(again.stdout).toBe(`amun: replacing the base image's passwd entry ${ENTRY}\n`);
+      expect({ passwd: readFileSync(join(etc, 'passwd'), 'utf8'), group: readFileSync(join(etc, 'group'), 'utf8') }).toEqual(first);
+    });
+
+    it("replaces the base image's entries for uid 1042 and for the name amun, and keeps a group that has the gid", () => {
+      const passwd = 'root:x:0:0:root:/root:/bin/sh\nbuilder:x:1042:1042::/nonexistent:/usr/sbin/nologin\namun:x:500:500::/var/lib/amun:/bin/false\nother:x:10420:0::/home/other:/bin/sh\n';
+      const group = 'root:x:0:\nbuilder:x:1042:\n';
+      const out = runUser({ passwd, group });
+      expect(out.status).toBe(0);
+      expect(out.passwd).toBe(`root:x:0:0:root:/root:/bin/sh\nother:x:10420:0::/home/other:/bin/sh\n${ENTRY}\n`);
+      expect(out.stdout.split('\n').filter(Boolean)).toEqual([
+        "amun: replacing the base image's passwd entry builder:x:1042:1042::/nonexistent:/usr/sbin/nologin",
+        "amun: replacing the base image's passwd entry amun:x:500:500::/var/lib/amun:/bin/false",
+      ]);
+      expect(out.group).toBe(group);
+    });
+
+    it('copes with files that lack a last newline, or are missing, and with text that looks like shell', () => {
+      const odd = `root:x:0:0:$(touch ${join(dir, 'pwned')}) \`id\` \\n %s:/root:/bin/sh`;
+      const out = runUser({ passwd: odd, group: 'root:x:0:' });
+      expect(out.status).toBe(0);
+      expect(out.passwd).toBe(`${odd}\n${ENTRY}\n`);
+      expect(out.group).toBe('root:x:0:\namun:x:1042:\n');
+      expect(existsSync(join(dir, 'pwned'))).toBe(false);
+      rmSync(join(dir, 'etc'), { recursive: true });
+      const empty = runUser({});
+      expect(empty).toMatchObject({ status: 0, passwd: `${ENTRY}\n`, group: 'amun:x:1042:\n' });
+    });
   });
 });

@@ -99,7 +99,7 @@ describe('python: {requirements: {}, requirements_locked: {}}', () => {
       expect(spec.python).toEqual(python); // stored as given
       expect(pythonStack(spec)).toBeUndefined();
       const b = generateBuild(spec, harness);
-      expect(b.context.map((f) => f.path).filter((p) => p.startsWith('amun/') && !p.startsWith('amun/harness/'))).toEqual(['amun/script']);
+      expect(b.context.map((f) => f.path).filter((p) => p.startsWith('amun/') && !p.startsWith('amun/harness/'))).toEqual(['amun/build/run-user.sh', 'amun/script']);
       expect(b.dockerfile).not.toContain('install-python.sh');
     }
   });

@@ -28,12 +28,19 @@ describe('readContext', () => {
         namespace: 'amun',
         endpoint: undefined,
         caData: undefined,
-        builderServiceAccount: 'amun-builder',
+        builderServiceAccount: 'dev-amun-builder',
         labelPreset: 'nfd',
         builderImage: undefined,
+        uploaderImage: undefined,
+        allowUnpinnedImages: false,
         access: { mode: 'rbac', group: 'amun-controller' },
       },
     });
+  });
+
+  it('names the builder service account after the deployment unless one is given', () => {
+    expect(readContext(node({ deployment: 'prod' })).cluster.builderServiceAccount).toBe('prod-amun-builder');
+    expect(readContext(node({ deployment: 'prod', builderServiceAccount: 'amun-builder' })).cluster.builderServiceAccount).toBe('amun-builder');
   });
 
   it('takes strings from -c as well as JSON values from cdk.json', () => {
@@ -57,6 +64,7 @@ describe('readContext', () => {
     [{ retainData: 'maybe' }, /retainData must be true or false/],
     [{ eksClusterEndpoint: 'https://x.eks.amazonaws.com' }, /eksClusterCaData must be given together/],
     [{ eksNamespace: 'Amun' }, /eksNamespace must be a Kubernetes namespace name/],
+    [{ builderServiceAccount: 'Amun_Builder' }, /builderServiceAccount must be a Kubernetes service account name/],
     [{ eksAccess: 'admin' }, /eksAccess must be rbac or policy/],
     [{ eksAccessGroup: 'system:masters' }, /eksAccessGroup must be a Kubernetes group name/],
   ] as Array<[Partial<Record<ContextKey, unknown>>, RegExp]>)('rejects %j', (values, message) => {

@@ -13,6 +13,9 @@
  *   Amun's own variables), never the server's (tokens, cloud credentials);
  * - state between runs: each run works in a fresh directory (its own HOME, TMPDIR and working
  *   directory, and a fresh copy of the spec's files under $AMUN_FILES_ROOT);
+ * - HOME: the run's own writable directory, never the server's, so `~/.cache` (pip, matplotlib,
+ *   torch hub) lands in the run; where the run has a mount namespace, getpwuid() names it too
+ *   (passwdOverlay), as the image's passwd entry for the run user does under the other executors;
  * - stacks: a stack directory is written once, under a lock, and never changed while in use.
  *
  * The venv of a stack is shared by the runs of that stack (copying it per run would cost as much
@@ -21,13 +24,13 @@
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { DEFAULT_OUTPUT_LIMITS, type OutputLimits } from '../../config.js';
 import type { BuildOutcome, BuildRequest, Executor, LogSink, RunOutput, RunRequest } from '../../core/ports.js';
 import { syntheticResult } from '../../core/results.js';
 import { CONTEXT_PATHS, imagePath } from '../../core/dockerfile.js';
 import { lockOf, pythonStack, reportedScript } from '../../core/specification.js';
-import { RUN_TOKEN_VARIABLE, RunRegistry, containmentPrefix } from './containment.js';
+import { RUN_TOKEN_VARIABLE, RunRegistry, containmentPrefix, makesPidNamespace } from './containment.js';
 import { writeContext } from './context-files.js';
 import { run } from './spawn.js';
 
@@ -185,8 +188,10 @@ export class ProcessExecutor implements Executor {
       const token = this.registry.newToken();
       const env = this.environment(request, paths, token);
       const output = this.options.output ?? DEFAULT_OUTPUT_LIMITS;
+      const prefix = containmentPrefix();
       const argv = [
-        ...containmentPrefix(),
+        ...prefix,
+        ...(makesPidNamespace(prefix) ? await passwdOverlay(dir, paths.home) : []),
         this.python,
         join(stack, 'amun', 'harness', 'entrypoint.py'),
         '--script', join(stack, 'amun', 'script'),
@@ -224,7 +229,10 @@ export class ProcessExecutor implements Executor {
       const [resultFile, hwinfo] = await Promise.all([read('result'), read('hwinfo')]);
       if (!resultFile) {
         await release();
-        if (result.code === 127 && result.stderr.includes(`failed to execute ${this.python}`)) return fail('no_python', `could not start ${this.python}: not found`, result.stderr);
+        // unshare, or the shell of passwdOverlay, could not exec the interpreter.
+        if (result.code === 127 && (result.stderr.includes(`failed to execute ${this.python}`) || result.stderr.includes(`exec: ${this.python}: not found`))) {
+          return fail('no_python', `could not start ${this.python}: not found`, result.stderr);
+        }
         return fail('harness_error', `the harness wrote no result (exit ${result.code ?? result.signal})`, result.stderr);
       }
       const logPath = join(paths.out, 'log');
@@ -252,6 +260,38 @@ export class ProcessExecutor implements Executor {
     });
     return env;
   }
+}
+
+/**
+ * Binds a copy of /etc/passwd over /etc/passwd in the run's mount namespace (which containment's
+ * `unshare --mount-proc` makes, private to the run), then execs the harness. The mount is best
+ * effort: where it fails the harness runs all the same, and getpwuid() names the host's entry.
+ */
+const BIND_PASSWD = 'mount --bind "$1" /etc/passwd 2>/dev/null || :; shift; exec "$@"';
+
+/**
+ * The argv that runs the harness with a passwd in which the run's user (uid 0 in its namespaces:
+ * root, or the server's user mapped to root) has the run's HOME for its home directory, as the run
+ * user of an image has /home/amun: getpwuid(getuid()).pw_dir and $HOME agree (ssh, and tools that
+ * ask the password database rather than the environment, find the run's directory, not /root). The
+ * copy is written into the run's directory and goes with it. Nothing when `home` cannot be a
+ * passwd field (relative, or a `:` in the data directory's path).
+ */
+async function passwdOverlay(runDir: string, home: string): Promise<string[]> {
+  if (/[:\n\r\0]/.test(home) || !isAbsolute(home) || !isAbsolute(runDir)) return [];
+  const lines = (await readFile('/etc/passwd', 'utf8').catch(() => '')).split('\n').filter((line) => line !== '');
+  let found = false;
+  const passwd = lines.map((line) => {
+    const fields = line.split(':');
+    if (found || fields.length < 7 || fields[2] !== '0') return line;
+    found = true;
+    fields[5] = home;
+    return fields.join(':');
+  });
+  if (!found) passwd.push(`root:x:0:0:root:${home}:/bin/sh`);
+  const path = join(runDir, 'passwd');
+  await writeFile(path, `${passwd.join('\n')}\n`, { mode: 0o644 });
+  return ['/bin/sh', '-c', BIND_PASSWD, 'amun-passwd', path];
 }
 
 /** A lock whose owner process is gone (a server killed while it prepared a stack). */
