@@ -263,7 +263,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--kind <kind>', 'only the build or only the run objects').choices(['build', 'run']))
     .addOption(new Option('--namespace <namespace>', 'namespace of the objects').env('AMUN_K8S_NAMESPACE'))
     .addOption(new Option('--registry <repository>', 'repository built stacks are pushed to').env('AMUN_REGISTRY'))
-    .addOption(new Option('--label-preset <preset>', 'node labels the hardware requests are placed by').choices(['nfd', 'karpenter', 'amun']).env('AMUN_K8S_LABEL_PRESET'))
+    .addOption(new Option('--label-preset <preset>', 'node labels the hardware requests are placed by').choices(['nfd', 'karpenter', 'eks-auto', 'amun']).env('AMUN_K8S_LABEL_PRESET'))
     .option('--exclusive', 'give each run a node to itself (pod anti-affinity against other Amun runs)')
     .option('--id <inspection-id>', 'inspection id to name the objects after (default: one derived from the specification)')
     .action(async (specPath: string, opts: ManifestOptions) => {

@@ -333,7 +333,7 @@ function helperImage(env: Env, name: string, allowUnpinned: boolean): string | u
 
 export function kubernetesFromEnv(env: Env = process.env): KubernetesConfig {
   const preset = env[ENV.k8sLabelPreset] ?? 'nfd';
-  if (!['nfd', 'karpenter', 'amun'].includes(preset)) throw new ConfigError(ENV.k8sLabelPreset, `must be one of nfd, karpenter, amun, got ${JSON.stringify(preset)}`);
+  if (!['nfd', 'karpenter', 'eks-auto', 'amun'].includes(preset)) throw new ConfigError(ENV.k8sLabelPreset, `must be one of nfd, karpenter, eks-auto, amun, got ${JSON.stringify(preset)}`);
   const allowUnpinnedImages = bool(env, ENV.k8sAllowUnpinnedImages, false);
   return {
     namespace: env[ENV.k8sNamespace] ?? 'amun',

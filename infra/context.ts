@@ -37,7 +37,7 @@ export interface AmunContext {
     caData: string | undefined;
     /** Service account of build pods, the one the builder role's Pod Identity association names (default `<deployment>-amun-builder`). */
     builderServiceAccount: string;
-    labelPreset: 'nfd' | 'karpenter' | 'amun';
+    labelPreset: 'nfd' | 'karpenter' | 'eks-auto' | 'amun';
     builderImage: string | undefined;
     /** The upload sidecar's image (AMUN_K8S_UPLOADER_IMAGE). */
     uploaderImage: string | undefined;
@@ -170,7 +170,7 @@ export function readContext(node: Pick<Node, 'tryGetContext'>): AmunContext {
   const retentionDays = int(raw, 'logRetentionDays', 1, 3653);
   if (!RETENTIONS.has(retentionDays)) throw new ContextError('logRetentionDays', `must be one of CloudWatch's retention periods (${[...RETENTIONS].filter((d) => d < 9999).join(', ')}), got ${retentionDays}`);
 
-  const labelPreset = str(raw, 'labelPreset', /^(nfd|karpenter|amun)$/, 'nfd, karpenter or amun') as AmunContext['cluster']['labelPreset'];
+  const labelPreset = str(raw, 'labelPreset', /^(nfd|karpenter|eks-auto|amun)$/, 'nfd, karpenter, eks-auto or amun') as AmunContext['cluster']['labelPreset'];
   const endpoint = str(raw, 'eksClusterEndpoint', /^(|https:\/\/\S+)$/, 'the https URL of the cluster API') || undefined;
   const caData = str(raw, 'eksClusterCaData', /^[A-Za-z0-9+/=]*$/, 'base64 PEM data') || undefined;
   if ((endpoint === undefined) !== (caData === undefined)) {

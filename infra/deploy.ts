@@ -8,9 +8,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { DescribeAddonCommand, DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { ContextError, readContext } from './context.js';
-import { contextFromArgs, judgeCluster, judgeImages, profileFromArgs, type PreflightInput } from './preflight.js';
+import { contextFromArgs, judgeCluster, judgeImages, POD_IDENTITY_AGENT, profileFromArgs, type PreflightInput } from './preflight.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const CHECK_ONLY = '--check-only';
@@ -21,7 +21,7 @@ function fileContext(name: string, pick: (json: any) => unknown): Record<string,
   return (pick(JSON.parse(readFileSync(path, 'utf8'))) ?? {}) as Record<string, unknown>;
 }
 
-async function describe(name: string, profile: string | undefined): Promise<Pick<PreflightInput, 'region' | 'described'>> {
+async function describe(name: string, profile: string | undefined): Promise<Pick<PreflightInput, 'region' | 'described' | 'podIdentityAgent'>> {
   // The region `cdk deploy` uses: AWS_REGION, AWS_DEFAULT_REGION, else the profile's.
   const envRegion = process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION;
   const client = new EKSClient({ ...(envRegion ? { region: envRegion } : {}), ...(profile ? { profile } : {}) });
@@ -29,7 +29,12 @@ async function describe(name: string, profile: string | undefined): Promise<Pick
   if (!region) return { region: undefined, described: undefined };
   try {
     const out = await client.send(new DescribeClusterCommand({ name }));
-    return { region, described: out.cluster ? { cluster: out.cluster } : { error: { name: 'ResourceNotFoundException' } } };
+    if (!out.cluster) return { region, described: { error: { name: 'ResourceNotFoundException' } } };
+    const podIdentityAgent = await client.send(new DescribeAddonCommand({ clusterName: name, addonName: POD_IDENTITY_AGENT })).then(
+      (addon) => ({ status: addon.addon?.status }),
+      (error: { name?: string; message?: string }) => ({ error: { name: error.name ?? 'Error', message: error.message } }),
+    );
+    return { region, described: { cluster: out.cluster }, podIdentityAgent };
   } catch (error) {
     const e = error as { name?: string; message?: string };
     return { region, described: { error: { name: e.name ?? 'Error', message: e.message } } };

@@ -20,7 +20,14 @@ export interface PreflightInput {
   region: string | undefined;
   /** DescribeCluster's answer in that region, or the error it threw (`name` as the SDK sets it). */
   described: { cluster: Cluster } | { error: { name: string; message?: string | undefined } } | undefined;
+  /**
+   * DescribeAddon of `eks-pod-identity-agent`: the build pods' AWS identity is an EKS Pod Identity
+   * association, which gives no credentials without the agent on the nodes. Undefined: not asked.
+   */
+  podIdentityAgent?: { status: string | undefined } | { error: { name: string; message?: string | undefined } } | undefined;
 }
+
+export const POD_IDENTITY_AGENT = 'eks-pod-identity-agent';
 
 export interface Verdict {
   /** What stops the deployment, each with what to do about it. */
@@ -138,6 +145,21 @@ export function judgeCluster(input: PreflightInput): Verdict {
     );
   } else if (vpc?.publicAccessCidrs && vpc.publicAccessCidrs.length > 0 && !vpc.publicAccessCidrs.includes('0.0.0.0/0')) {
     warnings.push(`cluster ${name}'s public endpoint admits only ${vpc.publicAccessCidrs.join(', ')}: Lambda's addresses are not among any fixed ranges, so the functions' calls may be refused`);
+  }
+
+  const agent = input.podIdentityAgent;
+  const installAgent = `aws eks create-addon --cluster-name ${name} --addon-name ${POD_IDENTITY_AGENT} --region ${region}`;
+  if (agent && 'error' in agent) {
+    if (agent.error.name === 'ResourceNotFoundException') {
+      problems.push(
+        `cluster ${name} has no ${POD_IDENTITY_AGENT} add-on: the builder's identity is an EKS Pod Identity association, and build pods get no AWS credentials without the agent ` +
+          `(kaniko could neither read the build context nor push): ${installAgent}`,
+      );
+    } else {
+      warnings.push(`could not check the ${POD_IDENTITY_AGENT} add-on of cluster ${name} (${agent.error.name}${agent.error.message ? `: ${agent.error.message}` : ''}): build pods need it for their AWS credentials`);
+    }
+  } else if (agent && agent.status !== 'ACTIVE') {
+    warnings.push(`the ${POD_IDENTITY_AGENT} add-on of cluster ${name} is ${agent.status ?? 'in an unknown state'}, not ACTIVE: build pods get AWS credentials only once it is`);
   }
 
   if (versionBelow(cluster.version, MIN_KUBERNETES_VERSION)) {

@@ -22,10 +22,9 @@ import type {
   RunRow,
   Verdict,
 } from './generated/types.js';
-import { compareHardware } from './hardware.js';
 import { parseTimestamp } from './specification.js';
 import { bootstrapRatioInterval, mannWhitneyU, mean, median, quantile, sampleStdev } from './stats.js';
-import { computeSummary, itemFailed, type SummaryInputs } from './summary.js';
+import { computeSummary, itemFailed, itemOutcome, type SummaryInputs } from './summary.js';
 
 export type MetricSource = MetricStats['source'];
 
@@ -261,16 +260,8 @@ function statsByName(inputs: SummaryInputs, inspection: Inspection): Map<string,
 }
 
 function runRow(spec: InspectionSpecification, item: number, report: RunReport | 'invalid'): RunRow {
-  if (report === 'invalid') return { item, exit_code: null, reason: 'invalid_result', wall_time: null, hardware_match: null, parameters: null };
-  return {
-    item,
-    exit_code: report.exit_code,
-    reason: report.reason,
-    wall_time: report.wall_time,
-    // As the summary: reports written without the comparison (a cluster run's) are compared here.
-    hardware_match: report.hardware_match !== undefined ? report.hardware_match : compareHardware(spec.run?.requests, report.hwinfo).match,
-    parameters: runMetrics(report).parameters,
-  };
+  // As the summary shows the item (its hardware comparison and run.hardware_mismatch included).
+  return { item, ...itemOutcome(spec, report), parameters: report === 'invalid' ? null : runMetrics(report).parameters };
 }
 
 /**

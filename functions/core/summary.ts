@@ -14,6 +14,18 @@ export interface SummaryInputs {
   results: ReadonlyMap<number, RunReport | 'invalid'>;
 }
 
+/**
+ * One item as the summary and the explorer show it. Reports that arrived without the hardware
+ * comparison (written by a cluster run) are compared here; with run.hardware_mismatch: fail, a run
+ * on other hardware than asked is an item failed with reason hardware_mismatch.
+ */
+export function itemOutcome(spec: InspectionSpecification, report: RunReport | 'invalid'): { exit_code: number | null; reason: string | null; wall_time: number | null; hardware_match: boolean | null } {
+  if (report === 'invalid') return { exit_code: null, reason: 'invalid_result', wall_time: null, hardware_match: null };
+  const match = report.hardware_match !== undefined ? report.hardware_match : compareHardware(spec.run?.requests, report.hwinfo).match;
+  const reason = report.reason ?? (spec.run?.hardware_mismatch === 'fail' && match === false ? 'hardware_mismatch' : null);
+  return { exit_code: report.exit_code, reason, wall_time: report.wall_time, hardware_match: match };
+}
+
 export function itemFailed(report: RunReport | 'invalid'): boolean {
   return report === 'invalid' || report.exit_code !== 0 || report.reason !== null;
 }
@@ -26,15 +38,11 @@ export function computeSummary({ inspectionId, spec, build, results }: SummaryIn
   const items = [...results.entries()]
     .filter(([item]) => item >= 0 && item < batchSize)
     .sort(([a], [b]) => a - b)
-    .map(([item, report]) => ({
-      item,
-      exit_code: report === 'invalid' ? null : report.exit_code,
-      reason: report === 'invalid' ? 'invalid_result' : report.reason,
-      wall_time: report === 'invalid' ? null : report.wall_time,
-      // Reports that arrived without the comparison (written by a cluster run) are compared here.
-      hardware_match: report === 'invalid' ? null : report.hardware_match !== undefined ? report.hardware_match : compareHardware(spec.run?.requests, report.hwinfo).match,
-    }));
-  const failed = [...results.entries()].filter(([item, r]) => item < batchSize && itemFailed(r)).length;
+    .map(([item, report]) => ({ item, ...itemOutcome(spec, report) }));
+  const failed = items.filter((i) => {
+    const report = results.get(i.item)!;
+    return itemFailed(report) || i.reason === 'hardware_mismatch';
+  }).length;
   const mismatches = items.filter((i) => i.hardware_match === false).length;
 
   let state: InspectionSummary['state'];

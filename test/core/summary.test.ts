@@ -95,3 +95,27 @@ describe("the original's results and workflow fields", () => {
     expect(noScript).toMatchObject({ phase: 'Succeeded', progress: '1/1', items_total: 0 });
   });
 });
+
+describe('run.hardware_mismatch', () => {
+  // Asked for an AMD Zen 3/4 host (family 25); item 1 ran on an Intel one.
+  const asked: InspectionSpecification = { ...spec, run: { requests: { hardware: { cpu_family: 25 } } } };
+  const on = (family: number, item: number): RunReport => ({
+    ...report(item, 0, `2026-01-01T00:00:0${5 + item}Z`),
+    hwinfo: { cpu_info: { family, model: 1, vendor_id_raw: family === 25 ? 'AuthenticAMD' : 'GenuineIntel' } } as never,
+    hardware_match: undefined as never,
+  });
+  const results = (): Map<number, RunReport> => new Map([0, 1, 2].map((i) => [i, on(i === 1 ? 6 : 25, i)]));
+
+  it('record (the default): the run counts, and the summary counts the mismatch', () => {
+    const summary = computeSummary({ inspectionId: 'i', spec: asked, build, results: results() });
+    expect(summary).toMatchObject({ state: 'succeeded', items_failed: 0, hardware_mismatches: 1 });
+    expect(summary.items[1]).toMatchObject({ hardware_match: false, reason: null });
+  });
+
+  it('fail: the item on other hardware fails with reason hardware_mismatch, and so does the inspection', () => {
+    const summary = computeSummary({ inspectionId: 'i', spec: { ...asked, run: { ...asked.run, hardware_mismatch: 'fail' } }, build, results: results() });
+    expect(summary).toMatchObject({ state: 'failed', items_failed: 1, hardware_mismatches: 1 });
+    expect(summary.items.map((i) => i.reason)).toEqual([null, 'hardware_mismatch', null]);
+    expect(validators.specification({ ...asked, run: { hardware_mismatch: 'sometimes' } })).toBe(false);
+  });
+});

@@ -170,3 +170,26 @@ describe('the images of the cluster\'s pods', () => {
     expect(judgeImages({ allowUnpinnedImages: true })).toEqual([]);
   });
 });
+
+describe('the Pod Identity Agent', () => {
+  const withAgent = (podIdentityAgent: PreflightInput['podIdentityAgent']) =>
+    judgeCluster({ cluster: { name: 'lab' }, region: 'eu-west-1', described: { cluster: lab() }, podIdentityAgent });
+
+  it('an ACTIVE add-on: nothing to say', () => {
+    expect(withAgent({ status: 'ACTIVE' })).toMatchObject({ problems: [], warnings: [] });
+  });
+
+  it('no add-on (build pods would get no AWS credentials from their association) stops the deployment, with the command that installs it', () => {
+    const { problems } = withAgent({ error: { name: 'ResourceNotFoundException', message: 'No addon: eks-pod-identity-agent found in cluster: lab' } });
+    expect(problems).toEqual([expect.stringMatching(/^cluster lab has no eks-pod-identity-agent add-on: .*aws eks create-addon --cluster-name lab --addon-name eks-pod-identity-agent --region eu-west-1$/)]);
+  });
+
+  it('an add-on not ACTIVE yet, or one the deploying identity may not describe, is a warning', () => {
+    expect(withAgent({ status: 'CREATING' })).toMatchObject({ problems: [], warnings: [expect.stringMatching(/is CREATING, not ACTIVE/)] });
+    expect(withAgent({ error: { name: 'AccessDeniedException', message: 'not authorized to perform: eks:DescribeAddon' } })).toMatchObject({ problems: [], warnings: [expect.stringMatching(/could not check the eks-pod-identity-agent add-on.*AccessDeniedException/)] });
+  });
+
+  it('not asked (the cluster was not found): nothing about it', () => {
+    expect(withAgent(undefined)).toMatchObject({ problems: [], warnings: [] });
+  });
+});

@@ -70,8 +70,14 @@ describe('amun manifests', () => {
   });
 
   it('exits 2 with the field when the label preset cannot place the request', async () => {
-    const { code, stderr } = await amun('manifests', cpu, '--label-preset', 'karpenter', ...registry);
+    const unknown = join(dir.path, 'unknown-cpu.yaml');
+    writeFileSync(unknown, ['base: docker.io/library/python:3.12-slim', 'identifier: unknown cpu', 'run:', '  requests:', '    hardware: {cpu_family: 6, cpu_model: 999}', 'script: print(1)', ''].join('\n'));
+    const { code, stderr } = await amun('manifests', unknown, '--label-preset', 'karpenter', ...registry);
     expect(code).toBe(2);
-    expect(stderr).toContain('/run/requests/hardware/cpu_family');
+    expect(stderr).toContain('/run/requests/hardware/cpu_model');
+    // A CPU of the table is placed by the EC2 instance families built on it.
+    const placed = await amun('manifests', cpu, '--label-preset', 'eks-auto', '--kind', 'run', ...registry);
+    expect(placed.code).toBe(0);
+    expect(placed.stdout).toContain('eks.amazonaws.com/instance-family');
   });
 });

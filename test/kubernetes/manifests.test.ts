@@ -24,7 +24,7 @@ import {
   UPLOADER_USER,
 } from '../../functions/adapters/kubernetes/manifests/index.js';
 import { RUN_USER } from '../../functions/core/dockerfile.js';
-import { karpenterGpuName, LABEL_PRESETS, PlacementError } from '../../functions/adapters/kubernetes/manifests/placement.js';
+import { CPU_INSTANCE_FAMILIES, instanceFamiliesFor, karpenterGpuName, LABEL_PRESETS, PlacementError, type LabelMap } from '../../functions/adapters/kubernetes/manifests/placement.js';
 import { previewManifests, RUN_IMAGE_PLACEHOLDER } from '../../functions/adapters/kubernetes/manifests/preview.js';
 import { cpuPinnedSpec, DIGEST, ECR, gpuSpec, settings, validateManifest } from './support/fixtures.js';
 
@@ -76,12 +76,15 @@ describe('run Job placement', () => {
   });
 
   it('a request the label map cannot express is refused with its path, never dropped', () => {
-    const attempt = () => run(cpuPinnedSpec(), settings({ labels: LABEL_PRESETS.karpenter }));
+    const unplaceable = cpuPinnedSpec();
+    unplaceable.run!.requests!.hardware = { cpu_family: 6, cpu_model: 999, physical_cpus: 8 };
+    const attempt = () => run(unplaceable, settings({ labels: LABEL_PRESETS.karpenter }));
     expect(attempt).toThrow(PlacementError);
     try {
       attempt();
     } catch (error) {
-      expect((error as PlacementError).problems.map((p) => p.path)).toEqual(['/run/requests/hardware/cpu_family', '/run/requests/hardware/cpu_model']);
+      expect((error as PlacementError).problems.map((p) => p.path)).toEqual(['/run/requests/hardware/cpu_model', '/run/requests/hardware/physical_cpus']);
+      expect((error as PlacementError).problems[0]!.message).toMatch(/none is known for CPU family 6 model 999; known: .*6\/85 \(Intel Xeon Skylake-SP/);
     }
     const spec = cpuPinnedSpec();
     spec.run!.requests!.hardware = { physical_cpus: 4 };
@@ -93,6 +96,34 @@ describe('run Job placement', () => {
     expect(run(spec, settings({ labels: LABEL_PRESETS.karpenter })).spec!.template.spec!.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms[0]!.matchExpressions).toEqual([
       { key: 'karpenter.k8s.aws/instance-cpu-manufacturer', operator: 'In', values: ['amd'] },
     ]);
+  });
+
+  it('Karpenter and EKS Auto Mode place a CPU family and model by the EC2 instance families built on it (nodes they can provision)', () => {
+    const terms = (labels: LabelMap, hardware: Record<string, number | string>) => {
+      const spec = cpuPinnedSpec();
+      spec.run!.requests!.hardware = hardware;
+      return run(spec, settings({ labels })).spec!.template.spec!.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms[0]!.matchExpressions;
+    };
+    expect(terms(LABEL_PRESETS.karpenter, { cpu_family: 6, cpu_model: 106, processor: 'Intel' })).toEqual([
+      { key: 'karpenter.k8s.aws/instance-family', operator: 'In', values: ['c6i', 'c6id', 'c6in', 'm6i', 'm6id', 'm6idn', 'm6in', 'r6i', 'r6id', 'r6idn', 'r6in'] },
+      { key: 'karpenter.k8s.aws/instance-cpu-manufacturer', operator: 'In', values: ['intel'] },
+    ]);
+    expect(terms(LABEL_PRESETS['eks-auto'], { cpu_family: 25, cpu_model: 1 })).toEqual([{ key: 'eks.amazonaws.com/instance-family', operator: 'In', values: ['c6a', 'g6', 'g6e', 'm6a', 'p5', 'r6a'] }]);
+    // A family alone: every model of it in the table.
+    expect(terms(LABEL_PRESETS.karpenter, { cpu_family: 25 })![0]!.values).toEqual(['c6a', 'c7a', 'g6', 'g6e', 'm6a', 'm7a', 'p5', 'r6a', 'r7a']);
+    // examples/gpu.yaml (an H100 on an AMD Zen 3/4 host) can be provisioned: p5 is both.
+    const example = gpuSpec();
+    example.run!.requests!.hardware = { cpu_family: 25 };
+    const pod = run(example, settings({ labels: LABEL_PRESETS.karpenter })).spec!.template.spec!;
+    expect(pod.nodeSelector).toEqual({ 'karpenter.k8s.aws/instance-gpu-name': 'h100' });
+    expect(pod.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms[0]!.matchExpressions![0]!.values).toContain('p5');
+    expect(instanceFamiliesFor(6, 85)).toContain('m5');
+    // Every instance family is a valid label value and belongs to one CPU only.
+    const all = CPU_INSTANCE_FAMILIES.flatMap((r) => r.instanceFamilies);
+    expect(new Set(all).size).toBe(all.length);
+    const gpu = run(gpuSpec(), settings({ labels: LABEL_PRESETS['eks-auto'] })).spec!.template.spec!;
+    expect(gpu.nodeSelector).toEqual({ 'eks.amazonaws.com/instance-gpu-name': 'h100' });
+    validateManifest(run(cpuPinnedSpec(), settings({ labels: LABEL_PRESETS['eks-auto'] })));
   });
 
   it('GPU spec: nvidia.com/gpu limit, product node selector, toleration of the GPU taint', () => {

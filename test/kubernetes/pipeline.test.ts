@@ -302,11 +302,11 @@ describeWithCluster('kubernetes executor on a real control plane', () => {
     expect(pending.spec?.nodeName).toBeUndefined();
     const live = (await api(stack.apiUrl, 'GET', `/api/v1/inspect/${nowhereId}/status`)).body.status;
     const view = live.workflow.cluster.jobs.find((j: { component: string }) => j.component === 'run');
-    expect(view.pods).toContainEqual(expect.objectContaining({ phase: 'Pending', reason: 'Unschedulable', message: expect.stringMatching(/0\/4 nodes are available/) }));
+    expect(view.pods).toContainEqual(expect.objectContaining({ phase: 'Pending', reason: 'Unschedulable', message: expect.stringMatching(/0\/5 nodes are available/) }));
     // The reconciler keeps the scheduler's words on the Job: at the deadline the Job controller
     // deletes the pod, and the result must still say why nothing ran. Once only.
     expect(await reconciler().run()).toMatchObject({ annotated: 1, results: 0, errors: 0 });
-    expect((await job(runName))?.metadata?.annotations?.['amun/unschedulable']).toMatch(/0\/4 nodes are available/);
+    expect((await job(runName))?.metadata?.annotations?.['amun/unschedulable']).toMatch(/0\/5 nodes are available/);
     expect(await reconciler().run()).toMatchObject({ annotated: 0, results: 0, errors: 0 });
 
     await cluster.admin.batch.patchNamespacedJob({ namespace: NS, name: runName, body: { spec: { activeDeadlineSeconds: 1 } } }, (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'));
@@ -315,7 +315,7 @@ describeWithCluster('kubernetes executor on a real control plane', () => {
     expect(await reconciler().run()).toMatchObject({ results: 1, errors: 0 });
     const result = await waitFor('the result', async () => (await api(stack.apiUrl, 'GET', `/api/v1/inspect/${nowhereId}/job/0/result`)).body.result as RunReport | undefined);
     expect(result).toMatchObject({ reason: 'deadline' });
-    expect(result.message).toMatch(/never scheduled.*0\/4 nodes are available/);
+    expect(result.message).toMatch(/never scheduled.*0\/5 nodes are available/);
   }, 180_000);
 
   it('a drained run pod is run again without counting, and a harness interrupted by SIGTERM (143) once more; the retry records the result', async () => {
@@ -343,6 +343,22 @@ describeWithCluster('kubernetes executor on a real control plane', () => {
     const done = await waitFor('the inspection to finish', async () => ((await summary(drainedId))?.finished ? await summary(drainedId) : undefined));
     expect(done).toMatchObject({ state: 'succeeded', items_done: 1, items_failed: 0 });
   }, 240_000);
+
+  it('the karpenter and eks-auto presets get a CPU-pinned run onto the node of a matching instance family, where no NFD labels are', async () => {
+    const place = async (preset: 'karpenter' | 'eks-auto', hardware: Record<string, number>, inspectionId: string): Promise<string | undefined> => {
+      const spec = cpuPinnedSpec();
+      spec.run!.requests!.hardware = hardware;
+      const [job] = previewManifests({ inspectionId, spec, stackDigest: 'ab'.repeat(32), settings: settings({ labels: LABEL_PRESETS[preset] }), storePrefix: 'inspections', deadlineSeconds: 300, kind: 'run' });
+      const body = JSON.parse(JSON.stringify(job).replace(/@sha256:<[^>"]*>/g, `@sha256:${'cd'.repeat(32)}`));
+      await cluster.admin.objects.create(body);
+      const pod = await waitFor(`the ${preset} run's pod to be placed`, async () => (await podsOf(cluster, NS, job!.metadata!.name!)).find((p) => p.spec?.nodeName));
+      await cluster.admin.batch.deleteNamespacedJob({ namespace: NS, name: job!.metadata!.name!, propagationPolicy: 'Background' });
+      return pod.spec?.nodeName;
+    };
+    // Ice Lake (6/106): c6i. Genoa (25/17): m7a, an EKS Auto Mode node.
+    expect(await place('karpenter', { cpu_family: 6, cpu_model: 106 }, 'inspection-karpenter-icelake-0123abcd')).toBe('karpenter-c6i');
+    expect(await place('eks-auto', { cpu_family: 25, cpu_model: 17 }, 'inspection-eksauto-genoa-0123abcd')).toBe('eks-auto-m7a');
+  });
 
   it('run pods meet the restricted Pod Security standard; build pods meet baseline only (kaniko runs as root)', async () => {
     await cluster.admin.core.createNamespace({ body: { metadata: { name: 'psa-restricted', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } } });

@@ -275,15 +275,17 @@ describe('reconciler against the fake API server and the embedded S3', () => {
   it('the executor refuses hardware the cluster cannot place: a failed build, or runs refused with the reason', async () => {
     const signer: UploadSigner = { presignPut: async () => 'https://x', presignPost: async () => ({ url: 'https://x', document: { expiration: '', conditions: [] }, fields: {} }) };
     const executor = new KubernetesExecutor({ api, records: s3.records, signer, images: images(), settings: settings({ labels: LABEL_PRESETS.karpenter }), clock: { now: () => at(0) } });
+    // Karpenter's labels place a CPU model by instance family, but not a count of physical cores.
     const spec = cpuPinnedSpec();
+    spec.run!.requests!.hardware = { ...spec.run!.requests!.hardware, physical_cpus: 8 };
     const before = fake.list('Job').length;
     const log: LogSink & { text: string } = { text: '', write(c) { this.text += String(c); }, flush: async () => undefined };
-    const build = await executor.build({ inspectionId: 'inspection-refused-0123abcd', spec: { ...spec, build: { requests: { hardware: { cpu_model: 85 } } } }, dockerfile: 'FROM x\n', context: [], stackDigest: DIGEST, log });
-    expect(build).toMatchObject({ state: 'failed', reason: 'invalid_specification', message: expect.stringContaining('/build/requests/hardware/cpu_model') });
+    const build = await executor.build({ inspectionId: 'inspection-refused-0123abcd', spec: { ...spec, build: { requests: { hardware: { physical_cpus: 4 } } } }, dockerfile: 'FROM x\n', context: [], stackDigest: DIGEST, log });
+    expect(build).toMatchObject({ state: 'failed', reason: 'invalid_specification', message: expect.stringContaining('/build/requests/hardware/physical_cpus') });
     const started = await executor.startRuns({ inspectionId: 'inspection-refused-0123abcd', spec, stackDigest: DIGEST, build: { inspection_id: 'inspection-refused-0123abcd', state: 'succeeded', started_at: null, finished_at: null, exit_code: 0, reason: null, executor: 'kubernetes', image: `x/amun:${DIGEST}`, cached: false }, context: async () => [], deadlineSeconds: 60 });
     expect(fake.list('Job')).toHaveLength(before);
     // The pipeline gives every item a result with this message (test/e2e/failures.test.ts).
-    expect(started).toEqual({ state: 'refused', message: expect.stringContaining('cpu_family') });
+    expect(started).toEqual({ state: 'refused', message: expect.stringContaining('physical_cpus') });
   });
 });
 

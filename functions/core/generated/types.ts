@@ -841,6 +841,10 @@ export interface InspectionSpecification {
      */
     network?: boolean;
     /**
+     * What a run on other hardware than run.requests asked for counts as: record (default: the run counts, its report's hardware_match is false and the summary counts it in hardware_mismatches) or fail (the item fails with reason hardware_mismatch). Clusters that get nodes by instance family (the karpenter and eks-auto placement presets) verify the CPU only on arrival.
+     */
+    hardware_mismatch?: "record" | "fail";
+    /**
      * Which way is better for a metric the comparison cannot tell by its name (an @result key, nested keys joined with dots): higher or lower. Overrides the rule by name (time and memory lower, rates higher).
      */
     metrics?: {

@@ -7,8 +7,14 @@
  *              cpu_model → …/cpu-model.id, processor → …/cpu-model.vendor_id (a vendor as NFD
  *              writes it: Intel, AMD; a model name is refused); GPU product → nvidia.com/gpu.product
  *              (GPU Feature Discovery)
- *   karpenter  Karpenter's well-known labels: processor → karpenter.k8s.aws/instance-cpu-manufacturer
- *              (intel, amd, aws), GPU product → karpenter.k8s.aws/instance-gpu-name (h100, a10g…)
+ *   karpenter  Karpenter's well-known labels, which it can provision for on a cluster with no nodes
+ *              yet: processor → karpenter.k8s.aws/instance-cpu-manufacturer (intel, amd, aws),
+ *              cpu_family/cpu_model → karpenter.k8s.aws/instance-family In the EC2 families built
+ *              on that CPU (CPU_INSTANCE_FAMILIES), GPU product → karpenter.k8s.aws/instance-gpu-name
+ *              (h100, a10g…). The instance family gets the node; each result's hardware_match checks
+ *              the CPU it really ran on.
+ *   eks-auto   EKS Auto Mode's labels, the same way: eks.amazonaws.com/instance-cpu-manufacturer,
+ *              eks.amazonaws.com/instance-family, eks.amazonaws.com/instance-gpu-name
  *   amun       the original deployment's own node labels CPU_FAMILY, CPU_MODEL, PHYSICAL_CPUS and
  *              processor (a model name in label form: "Intel Xeon Processor (Skylake, IBRS)" is
  *              placed as Intel-Xeon-Processor-Skylake-IBRS, the form the original's nodes carry),
@@ -41,9 +47,48 @@ export interface LabelMap {
   name: string;
   hardware: Partial<Record<HardwareField, LabelRule>>;
   gpuProduct: LabelRule;
+  /**
+   * A node label naming the EC2 instance family: cpu_family and cpu_model are then placed together
+   * by the families built on that CPU (CPU_INSTANCE_FAMILIES) instead of by CPU labels of their own.
+   */
+  instanceFamily?: string;
 }
 
-export type LabelPreset = 'nfd' | 'karpenter' | 'amun';
+export type LabelPreset = 'nfd' | 'karpenter' | 'eks-auto' | 'amun';
+
+/** One CPU (as /proc/cpuinfo numbers it) and the EC2 instance families whose instances have it. */
+export interface CpuInstanceFamilies {
+  family: number;
+  model: number;
+  /** What it is, for messages. */
+  name: string;
+  instanceFamilies: ReadonlyArray<string>;
+}
+
+/**
+ * x86 CPUs of EC2's current instance families, from AWS's instance type pages (processor per
+ * family) and the CPUs' /proc/cpuinfo family and model numbers. Not every family of a CPU is
+ * listed: those listed are what a placement may be given, and each run's hardware_match still
+ * checks what the node had. A request for a CPU not in this table is refused at submit.
+ */
+export const CPU_INSTANCE_FAMILIES: ReadonlyArray<CpuInstanceFamilies> = [
+  { family: 6, model: 79, name: 'Intel Xeon Broadwell', instanceFamilies: ['p3'] },
+  { family: 6, model: 85, name: 'Intel Xeon Skylake-SP / Cascade Lake', instanceFamilies: ['c5', 'c5d', 'c5n', 'g4dn', 'm5', 'm5d', 'm5dn', 'm5n', 'm5zn', 'p3dn', 'p4d', 'r5', 'r5b', 'r5d', 'r5dn', 'r5n', 'z1d'] },
+  { family: 6, model: 106, name: 'Intel Xeon Ice Lake-SP', instanceFamilies: ['c6i', 'c6id', 'c6in', 'm6i', 'm6id', 'm6idn', 'm6in', 'r6i', 'r6id', 'r6idn', 'r6in'] },
+  { family: 6, model: 143, name: 'Intel Xeon Sapphire Rapids', instanceFamilies: ['c7i', 'm7i', 'r7i', 'r7iz'] },
+  { family: 23, model: 1, name: 'AMD EPYC Naples', instanceFamilies: ['m5a', 'm5ad', 'r5a', 'r5ad'] },
+  { family: 23, model: 49, name: 'AMD EPYC Rome', instanceFamilies: ['c5a', 'c5ad', 'g4ad', 'g5'] },
+  { family: 25, model: 1, name: 'AMD EPYC Milan', instanceFamilies: ['c6a', 'g6', 'g6e', 'm6a', 'p5', 'r6a'] },
+  { family: 25, model: 17, name: 'AMD EPYC Genoa', instanceFamilies: ['c7a', 'm7a', 'r7a'] },
+];
+
+/** The instance families with the requested CPU family and model (either may be left out). */
+export function instanceFamiliesFor(family: number | undefined, model: number | undefined): string[] {
+  const rows = CPU_INSTANCE_FAMILIES.filter((r) => (family === undefined || r.family === family) && (model === undefined || r.model === model));
+  return [...new Set(rows.flatMap((r) => r.instanceFamilies))].sort();
+}
+
+const KNOWN_CPUS = (): string => CPU_INSTANCE_FAMILIES.map((r) => `${r.family}/${r.model} (${r.name})`).join(', ');
 
 /** Karpenter's instance-gpu-name is the short lower-case model: NVIDIA-H100-80GB-HBM3 → h100. */
 export function karpenterGpuName(product: string | number): string {
@@ -81,6 +126,15 @@ export const LABEL_PRESETS: Readonly<Record<LabelPreset, LabelMap>> = {
       processor: { key: 'karpenter.k8s.aws/instance-cpu-manufacturer', value: lower, accepts: VENDOR },
     },
     gpuProduct: { key: 'karpenter.k8s.aws/instance-gpu-name', value: karpenterGpuName },
+    instanceFamily: 'karpenter.k8s.aws/instance-family',
+  },
+  'eks-auto': {
+    name: 'eks-auto',
+    hardware: {
+      processor: { key: 'eks.amazonaws.com/instance-cpu-manufacturer', value: lower, accepts: VENDOR },
+    },
+    gpuProduct: { key: 'eks.amazonaws.com/instance-gpu-name', value: karpenterGpuName },
+    instanceFamily: 'eks.amazonaws.com/instance-family',
   },
   amun: {
     name: 'amun',
@@ -125,9 +179,22 @@ export function placement(requests: RunRequests | undefined, labels: LabelMap, p
   const problems: Problem[] = [];
   const nodeAffinity: V1NodeSelectorRequirement[] = [];
   const hardware = requests?.hardware ?? {};
+  const byInstanceFamily = labels.instanceFamily !== undefined && (hardware.cpu_family !== undefined || hardware.cpu_model !== undefined);
+  if (byInstanceFamily) {
+    const families = instanceFamiliesFor(hardware.cpu_family, hardware.cpu_model);
+    if (families.length > 0) nodeAffinity.push({ key: labels.instanceFamily!, operator: 'In', values: families });
+    else {
+      const field = hardware.cpu_model !== undefined ? 'cpu_model' : 'cpu_family';
+      problems.push({
+        path: `${path}/hardware/${field}`,
+        message: `the cluster's node labels (preset ${labels.name}) place a CPU by the EC2 instance families built on it, and none is known for CPU family ${hardware.cpu_family ?? 'any'} model ${hardware.cpu_model ?? 'any'}; known: ${KNOWN_CPUS()}`,
+      });
+    }
+  }
   for (const field of HARDWARE_FIELDS) {
     const requested = hardware[field];
     if (requested === undefined) continue;
+    if (byInstanceFamily && (field === 'cpu_family' || field === 'cpu_model')) continue;
     const rule = labels.hardware[field];
     if (!rule) {
       problems.push({ path: `${path}/hardware/${field}`, message: `the cluster's node labels (preset ${labels.name}) cannot place ${field}: ask the cluster admin for a label map that has it, or leave it out` });
