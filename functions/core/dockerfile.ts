@@ -241,6 +241,10 @@ pipenv)
   exit 1
   ;;
 esac
+
+# The run user's, in this layer: changing owners in a later one would store the venv twice.
+chown -R ${RUN_USER}:0 "$venv"
+chmod -R g=u "$venv"
 `;
 
 /**
@@ -534,7 +538,11 @@ export function generateBuild(
   emit(`ENV AMUN_SCRIPT=${IMAGE_PATHS.script} AMUN_OUTPUT_DIR=${IMAGE_PATHS.output} AMUN_VENV=${IMAGE_PATHS.venv}${home}`);
   add(CONTEXT_PATHS.runUser, RUN_USER_SH, 0o755);
   emit(`COPY ${jsonForm([CONTEXT_PATHS.runUser, `${IMAGE_PATHS.build}/run-user.sh`])}`);
-  emit(`RUN sh ${IMAGE_PATHS.build}/run-user.sh && mkdir -p ${IMAGE_PATHS.output} && chown -R ${RUN_USER}:0 ${IMAGE_PATHS.home} && chmod -R g=u ${IMAGE_PATHS.home}`);
+  // Everything under the home but the venv, whose install step gave it to the run user already: a
+  // chown of it here would copy every file of the venv into this layer (and push it again with
+  // each new script, which comes before this line).
+  const notVenv = `find ${IMAGE_PATHS.home} -path ${IMAGE_PATHS.venv} -prune -o`;
+  emit(`RUN sh ${IMAGE_PATHS.build}/run-user.sh && mkdir -p ${IMAGE_PATHS.output} && ${notVenv} -exec chown ${RUN_USER}:0 {} + && ${notVenv} -exec chmod g=u {} +`);
   emit(`USER ${RUN_USER}`);
   emit(`WORKDIR ${IMAGE_PATHS.home}`);
   emit(`ENTRYPOINT ${jsonForm(['python3', IMAGE_PATHS.entrypoint])}`);

@@ -250,7 +250,9 @@ function expectedSteps(spec: InspectionSpecification): Step[] {
   const home = (spec.environment ?? []).some(({ name }) => name === 'HOME') ? [] : [['HOME', '/home/amun']];
   steps.push({ keyword: 'ENV', args: [['AMUN_SCRIPT', '/home/amun/script'], ['AMUN_OUTPUT_DIR', '/home/amun/output'], ['AMUN_VENV', '/home/amun/venv'], ...home] });
   copy('amun/build/run-user.sh', '/opt/amun/build/run-user.sh');
-  run('sh /opt/amun/build/run-user.sh && mkdir -p /home/amun/output && chown -R 1042:0 /home/amun && chmod -R g=u /home/amun');
+  // The venv is the run user's from its own install step: this layer must not copy it again.
+  const notVenv = 'find /home/amun -path /home/amun/venv -prune -o';
+  run(`sh /opt/amun/build/run-user.sh && mkdir -p /home/amun/output && ${notVenv} -exec chown 1042:0 {} + && ${notVenv} -exec chmod g=u {} +`);
   steps.push({ keyword: 'USER', args: '1042' }, { keyword: 'WORKDIR', args: '/home/amun' }, { keyword: 'ENTRYPOINT', args: ['python3', '/opt/amun/harness/entrypoint.py'] });
   return steps;
 }

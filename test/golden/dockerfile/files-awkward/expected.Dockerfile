@@ -15,7 +15,7 @@ COPY ["amun/script", "/home/amun/script"]
 RUN chmod 0755 /home/amun/script
 ENV AMUN_SCRIPT=/home/amun/script AMUN_OUTPUT_DIR=/home/amun/output AMUN_VENV=/home/amun/venv HOME=/home/amun
 COPY ["amun/build/run-user.sh", "/opt/amun/build/run-user.sh"]
-RUN sh /opt/amun/build/run-user.sh && mkdir -p /home/amun/output && chown -R 1042:0 /home/amun && chmod -R g=u /home/amun
+RUN sh /opt/amun/build/run-user.sh && mkdir -p /home/amun/output && find /home/amun -path /home/amun/venv -prune -o -exec chown 1042:0 {} + && find /home/amun -path /home/amun/venv -prune -o -exec chmod g=u {} +
 USER 1042
 WORKDIR /home/amun
 ENTRYPOINT ["python3", "/opt/amun/harness/entrypoint.py"]
