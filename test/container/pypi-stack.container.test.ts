@@ -40,7 +40,8 @@ describeWithEngine('Python stacks from PyPI in a container build', (engine) => {
   const dir = tempDir('amun-pypi-');
   let stack: LocalStack;
   const images = new Set<string>();
-  const files = [...pipTrustFiles(), { path: '/etc/amun-test/nonce', content: `${NONCE}\n` }];
+  /** Each build its own nonce: the three locked builds run at once and would otherwise share (race for) the micropipenv layer. */
+  const filesFor = (build: string): Array<{ path: string; content: string }> => [...pipTrustFiles(), { path: '/etc/amun-test/nonce', content: `${NONCE} ${build}\n` }];
   const source = [{ name: 'pypi', url: PYPI_SIMPLE, verify_ssl: true }];
   const requirements = { source, packages: { six: '==1.16.0' }, requires: { python_version: '3.11' } };
   /** six 1.16.0 locked as `pipenv lock` writes it, installed by micropipenv (in the image's python3). */
@@ -48,7 +49,7 @@ describeWithEngine('Python stacks from PyPI in a container build', (engine) => {
     base: BASE_IMAGE,
     identifier,
     packages: DEBIAN_PYTHON,
-    files,
+    files: filesFor(identifier),
     python_packages: ['micropipenv==1.10.0'],
     package_manager: 'micropipenv',
     python: {
@@ -70,7 +71,7 @@ describeWithEngine('Python stacks from PyPI in a container build', (engine) => {
     stack = await startLocalStack({ dataDir: dir.path, port: 0, executor: 'container', waitTimeSeconds: 1, overrides: { logIntervalMs: 100 } });
     expect(stack.app.executor.kind).toBe('container');
     const { spec: example } = await loadSpec(join(process.cwd(), 'examples', 'pipfile.yaml'));
-    submitted.example = submit({ ...example, base: BASE_IMAGE, packages: DEBIAN_PYTHON, files });
+    submitted.example = submit({ ...example, base: BASE_IMAGE, packages: DEBIAN_PYTHON, files: filesFor('example') });
     submitted.locked = submit(lockedSpec('pypi six locked', [SIX['1.16.0'].wheel, SIX['1.16.0'].sdist]));
     // A real PyPI hash, of another file (six 1.15.0's wheel): what a stale or hand-edited lock holds.
     submitted.wrongHash = submit(lockedSpec('pypi six wrong hash', [SIX['1.15.0'].wheel]));
