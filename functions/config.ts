@@ -51,6 +51,11 @@ export interface KubernetesConfig {
   allowUnpinnedImages: boolean;
   /** How long one call to the API server may take, connection included (log reads get three times as long). */
   timeoutSeconds: number;
+  /**
+   * A role the functions assume (STS, one hour at a time) to sign the pods' upload grants; unset:
+   * grants are signed with the functions' own credentials (upload-grant-credentials.ts).
+   */
+  uploadRoleArn: string | undefined;
 }
 
 /** How much of a run's output is kept (the harness keeps the head and the tail beyond these). */
@@ -135,6 +140,7 @@ export const ENV = {
   k8sBuilderServiceAccount: 'AMUN_K8S_BUILDER_SERVICE_ACCOUNT',
   k8sBuildDeadlineSeconds: 'AMUN_K8S_BUILD_DEADLINE_SECONDS',
   k8sCacheRepo: 'AMUN_K8S_CACHE_REPO',
+  k8sUploadRoleArn: 'AMUN_K8S_UPLOAD_ROLE_ARN',
   k8sCacheTtlHours: 'AMUN_K8S_CACHE_TTL_HOURS',
   k8sCaData: 'AMUN_K8S_CA_DATA',
   k8sClusterName: 'AMUN_K8S_CLUSTER_NAME',
@@ -360,5 +366,6 @@ export function kubernetesFromEnv(env: Env = process.env): KubernetesConfig {
     cacheTtlHours: env[ENV.k8sCacheTtlHours] ? positive(env, ENV.k8sCacheTtlHours) : undefined,
     allowUnpinnedImages,
     timeoutSeconds: env[ENV.k8sTimeoutSeconds] ? positive(env, ENV.k8sTimeoutSeconds) : DEFAULT_K8S_TIMEOUT_SECONDS,
+    uploadRoleArn: env[ENV.k8sUploadRoleArn] || undefined,
   };
 }

@@ -16,6 +16,7 @@ export function makeReconcileHandler(app: Pick<App, 'records' | 'cluster'>, poli
     records: app.records,
     clock: cluster.clock,
     images: cluster.images,
+    grants: cluster.grants,
     ...(policy ? { policy } : {}),
     onError: (job, error) => logger.error('job not reconciled; the next pass tries again', { job, error: error as Error }),
   });

@@ -208,6 +208,11 @@ export class AmunFunction extends Construct {
     this.setEnv(ENV.k8sBuilderServiceAccount, cluster.builderServiceAccount);
     if (!use) return this;
     cluster.grantAccess(`${this.node.id}Access`, this.role.roleArn, use.access);
+    if (use.access === 'AmazonEKSEditPolicy') {
+      // Creates or renews Jobs: signs their pods' upload grants with the upload role's sessions.
+      this.setEnv(ENV.k8sUploadRoleArn, cluster.uploadRole.roleArn);
+      this.allow({ sid: 'SignUploadGrants', actions: ['sts:AssumeRole'], resources: [cluster.uploadRole.roleArn] });
+    }
     if (use.checksImages) {
       // The OCI registry API with ECR's token: which manifest a build's tag names, whether a recorded image is still there.
       this.allow({

@@ -7,7 +7,7 @@
 import { ArnFormat, Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { CfnAccessEntry, CfnPodIdentityAssociation, Cluster, type ICluster } from 'aws-cdk-lib/aws-eks';
 import { Repository, TagMutability, TagStatus } from 'aws-cdk-lib/aws-ecr';
-import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { AccountPrincipal, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
@@ -44,6 +44,8 @@ export class AmunCluster extends Construct {
   readonly caData: string;
   readonly repository: Repository;
   readonly builderRole: Role;
+  /** The role whose one-hour sessions sign the pods' upload grants (AMUN_K8S_UPLOAD_ROLE_ARN): it may only put what pods upload. */
+  readonly uploadRole: Role;
   readonly builderServiceAccount: string;
   readonly labelPreset: string;
   readonly builderImage: string | undefined;
@@ -112,6 +114,7 @@ export class AmunCluster extends Construct {
     });
 
     this.builderRole = this.makeBuilderRole(c, props.store);
+    this.uploadRole = this.makeUploadRole(c, props.store);
     new CfnPodIdentityAssociation(this, 'BuilderIdentity', {
       clusterName: c.name,
       namespace: c.namespace,
@@ -168,6 +171,34 @@ export class AmunCluster extends Construct {
         if (!reason) throw new Error(`${this.node.path}: statement ${statement.sid} holds a wildcard and gives no reason`);
         acknowledge(role, findings.map((id) => ({ id, reason })));
       }
+    }
+    return role;
+  }
+
+  /**
+   * What an upload grant may allow, whoever holds it: putting a build's log and status and a run's
+   * results, nothing else. The functions that create and renew Jobs assume it (one hour at a
+   * time, the most role chaining allows) to sign grants, so a grant is never more than this and
+   * ends when its session does (functions/adapters/kubernetes/upload-grant-credentials.ts); the
+   * reconciler renews the grants of Jobs that run longer.
+   */
+  private makeUploadRole(c: AmunContext['cluster'], store: Store): Role {
+    const layout = new Layout(store.storePrefix);
+    const role = new Role(this, 'UploadGrantRole', {
+      description: `Amun upload grants for pods on ${c.name}: put build logs, build statuses and run results`,
+      // Same-account trust: only principals whose own policy allows sts:AssumeRole on it (grantAssumeRole) get in.
+      assumedBy: new AccountPrincipal(Stack.of(this).account),
+      maxSessionDuration: Duration.hours(1),
+    });
+    const statement = new PolicyStatement({
+      sid: 'PutPodUploads',
+      actions: ['s3:PutObject'],
+      resources: [store.objects(layout.buildLog('*')), store.objects(layout.buildStatus('*')), store.objects(`${layout.resultsPrefix('*')}*`)],
+    });
+    role.addToPrincipalPolicy(statement);
+    const findings = wildcardFindings(this, statement);
+    if (findings.length > 0) {
+      acknowledge(role, findings.map((id) => ({ id, reason: 'Grants are per inspection: the first wildcard stands for the inspection id in <prefix>/<id>/build/{log,status} and <prefix>/<id>/results/, the last for the files of an item under results/; each grant itself names one inspection.' })));
     }
     return role;
   }

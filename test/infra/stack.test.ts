@@ -466,6 +466,25 @@ describe('EKS: imported cluster, namespace-scoped access, builder identity, imag
     }
   });
 
+  it('upload grants are signed by a role that may only put build logs, build statuses and results, in one-hour sessions the Job-creating functions assume', () => {
+    const roleId = logicalId(s, s.stack.cluster.uploadRole.node.defaultChild);
+    const role = s.json.Resources[roleId]!;
+    expect(role.Properties.MaxSessionDuration).toBe(3600);
+    expect(list(role.Properties.AssumeRolePolicyDocument.Statement).map((st: any) => st.Action)).toEqual(['sts:AssumeRole']);
+    const statements = roleStatements(s, roleId);
+    expect(statements.map((st) => st.Sid)).toEqual(['PutPodUploads']);
+    expect(list(statements[0]!.Action)).toEqual(['s3:PutObject']);
+    expect(allowed(statements, 's3:PutObject')).toEqual([`${bucketArn()}/inspections/*/build/log`, `${bucketArn()}/inspections/*/build/status`, `${bucketArn()}/inspections/*/results/*`].sort());
+    const signers = onAws.filter((r) => CLUSTER_USE[r.name]?.access === 'AmazonEKSEditPolicy').map((r) => r.name).sort();
+    expect(signers).toEqual(['build', 'reconcile', 'schedule']);
+    for (const route of onAws) {
+      const signs = signers.includes(route.name);
+      expect(allowed(functionStatements(s, fnOf(route.name)), 'sts:AssumeRole')).toEqual(signs ? [`<${roleId}.Arn>`] : []);
+      const env = placeholderEnvironment(functionResource(s, fnOf(route.name)).Properties.Environment?.Variables ?? {});
+      expect(env.AMUN_K8S_UPLOAD_ROLE_ARN).toBe(signs ? `cfn:<${roleId}.Arn>` : undefined);
+    }
+  });
+
   it('inspection pods get no AWS identity at all', () => {
     s.template.resourceCountIs('AWS::EKS::PodIdentityAssociation', 1);
   });

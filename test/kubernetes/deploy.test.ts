@@ -35,7 +35,8 @@ describe('deploy/kubernetes', () => {
     const role = docs.find((d) => d.kind === 'Role')!;
     expect(role.metadata.namespace).toBe('amun');
     const secrets = role.rules.filter((r: { resources: string[] }) => r.resources.includes('secrets'));
-    expect(secrets.flatMap((r: { verbs: string[] }) => r.verbs)).toEqual(['create']);
+    // Created with their Job and replaced when renewed; never read (get, list, watch) or patched (a patch answers with the Secret).
+    expect(secrets.flatMap((r: { verbs: string[] }) => r.verbs)).toEqual(['create', 'update']);
     expect(docs.filter((d) => d.kind.startsWith('Cluster'))).toEqual([]);
   });
 

@@ -136,6 +136,16 @@ describeWithCluster('kubernetes executor on a real control plane', () => {
     expect(await denied(core.createNamespacedPod({ namespace: NS, body: { metadata: { name: 'x' }, spec: { containers: [{ name: 'x', image: 'x' }] } } }))).toBe(403);
     expect(await denied(core.listNamespacedPod({ namespace: 'default' }))).toBe(403);
     expect(await denied(core.listNode())).toBe(403);
+    // Upload grants are renewed by replacing their Secret (update: the answer is what was sent); no Secret is read or patched.
+    const grant = { metadata: { name: 'amun-rbac-probe-grant', namespace: NS }, stringData: { 'post.curlrc': 'url = "http://example.invalid/"\n' } };
+    expect(await denied(core.createNamespacedSecret({ namespace: NS, body: grant }))).toBeUndefined();
+    expect(await denied(core.replaceNamespacedSecret({ namespace: NS, name: grant.metadata.name, body: { ...grant, stringData: { 'post.curlrc': 'url = "http://example.invalid/renewed"\n' } } }))).toBeUndefined();
+    expect(await denied(core.readNamespacedSecret({ namespace: NS, name: grant.metadata.name }))).toBe(403);
+    expect(await denied(core.patchNamespacedSecret({ namespace: NS, name: grant.metadata.name, body: {} }))).toBe(403);
+    expect(await denied(core.deleteNamespacedSecret({ namespace: NS, name: grant.metadata.name }))).toBe(403);
+    const renewed = await cluster.admin.core.readNamespacedSecret({ namespace: NS, name: grant.metadata.name });
+    expect(Buffer.from(renewed.data!['post.curlrc']!, 'base64').toString('utf8')).toContain('renewed');
+    await cluster.admin.core.deleteNamespacedSecret({ namespace: NS, name: grant.metadata.name });
     const namespace = await cluster.admin.core.readNamespace({ name: NS });
     expect(namespace.metadata?.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'baseline' });
   });

@@ -32,6 +32,8 @@ const T0 = '2025-03-01T10:00:00Z';
 const at = (seconds: number): Date => new Date(Date.parse(T0) + seconds * 1000);
 const iso = (seconds: number): string => at(seconds).toISOString().replace('.000Z', 'Z');
 const policy = DEFAULT_RECONCILE_POLICY;
+/** An upload grant that outlives every Job of these tests (grant renewal has tests of its own). */
+const GRANT_LASTS = { 'amun/upload-grant-expires-at': '2030-01-01T00:00:00.000Z' };
 
 function container(name: string, state: Partial<ContainerObservation> = {}): ContainerObservation {
   return { name, init: false, state: 'running', reason: null, message: null, exitCode: null, startedAt: T0, finishedAt: null, ...state };
@@ -43,7 +45,7 @@ function job(component: 'build' | 'run', partial: Partial<JobObservation> = {}):
   return {
     name: `${ID}-${component}`, uid: 'u', inspectionId: ID, component, completions: component === 'build' ? 1 : 2, createdAt: T0, startTime: T0, completionTime: null,
     ttlSecondsAfterFinished: null, activeDeadlineSeconds: 1000, active: 0, succeeded: 0, failed: 0, completedIndexes: [], failedIndexes: [], conditions: [],
-    annotations: { 'amun/stack-digest': DIGEST }, pods: [], ...partial,
+    annotations: { 'amun/stack-digest': DIGEST, ...GRANT_LASTS }, pods: [], ...partial,
   };
 }
 const failed = (reason: string) => [{ type: 'Failed', status: 'True', reason, message: null, lastTransitionTime: iso(300) }];
@@ -64,7 +66,7 @@ describe('build decisions', () => {
   });
 
   it('an OOMKilled builder that failed the Job at once (podFailurePolicy) says which limit it had and how to get more', () => {
-    const annotations = { 'amun/stack-digest': DIGEST, 'amun/builder-memory': '2Gi', 'amun/builder-ephemeral-storage': '10Gi' };
+    const annotations = { 'amun/stack-digest': DIGEST, ...GRANT_LASTS, 'amun/builder-memory': '2Gi', 'amun/builder-ephemeral-storage': '10Gi' };
     const p = pod(null, { phase: 'Failed', containers: [container('build', { init: true, state: 'terminated', reason: 'OOMKilled', exitCode: 137, finishedAt: iso(200) })] });
     const [status] = reconcileBuild(job('build', { annotations, conditions: failed('PodFailurePolicy'), pods: [p] }), { statusStored: false, now: at(400), policy });
     expect(status).toMatchObject({ status: { state: 'failed', reason: 'oom' } });
@@ -74,7 +76,7 @@ describe('build decisions', () => {
   });
 
   it('a builder evicted for exceeding its ephemeral storage: reason evicted, the kubelet’s words and the storage it had', () => {
-    const annotations = { 'amun/stack-digest': DIGEST, 'amun/builder-memory': '2Gi', 'amun/builder-ephemeral-storage': '30Gi' };
+    const annotations = { 'amun/stack-digest': DIGEST, ...GRANT_LASTS, 'amun/builder-memory': '2Gi', 'amun/builder-ephemeral-storage': '30Gi' };
     const p = pod(null, { phase: 'Failed', reason: 'Evicted', message: 'Pod ephemeral local storage usage exceeds the total limit of containers 30Gi.', containers: [container('build', { init: true, state: 'terminated', reason: 'Error', exitCode: 137 })] });
     const [status, ttl] = reconcileBuild(job('build', { annotations, conditions: failed('PodFailurePolicy'), pods: [p] }), { statusStored: false, now: at(400), policy });
     expect(status).toMatchObject({ kind: 'build-status', status: { reason: 'evicted' } });
@@ -273,7 +275,7 @@ describe('reconciler against the fake API server and the embedded S3', () => {
   });
 
   it('the executor refuses hardware the cluster cannot place: a failed build, or runs refused with the reason', async () => {
-    const signer: UploadSigner = { presignPut: async () => 'https://x', presignPost: async () => ({ url: 'https://x', document: { expiration: '', conditions: [] }, fields: {} }) };
+    const signer: UploadSigner = { presignPut: async () => ({ url: 'https://x', expiresAt: at(3600) }), presignPost: async () => ({ url: 'https://x', expiresAt: at(3600), document: { expiration: '', conditions: [] }, fields: {} }) };
     const executor = new KubernetesExecutor({ api, records: s3.records, signer, images: images(), settings: settings({ labels: LABEL_PRESETS.karpenter }), clock: { now: () => at(0) } });
     // Karpenter's labels place a CPU model by instance family, but not a count of physical cores.
     const spec = cpuPinnedSpec();

@@ -278,7 +278,7 @@ describe('pod scripts with curl against the embedded S3: links and special files
   it('report step: a log and a digest linked elsewhere (to the grants, say) are never followed', async () => {
     const id = 'inspection-report-links-0123abcd';
     const expires = 600;
-    const p = pod({ 'log.curlrc': curlPutConfig(await s3.signer().presignPut(layout.buildLog(id), expires)), 'status.curlrc': curlPutConfig(await s3.signer().presignPut(layout.buildStatus(id), expires)) });
+    const p = pod({ 'log.curlrc': curlPutConfig((await s3.signer().presignPut(layout.buildLog(id), expires)).url), 'status.curlrc': curlPutConfig((await s3.signer().presignPut(layout.buildStatus(id), expires)).url) });
     writeFileSync(join(p.shared, 'exit_code'), '0\n');
     writeFileSync(join(p.shared, 'started_at'), '2025-03-01T10:00:00Z\n');
     writeFileSync(join(p.shared, 'finished_at'), '2025-03-01T10:05:00Z\n');
@@ -297,7 +297,7 @@ describe('pod scripts with curl against the embedded S3: links and special files
 
   it('report step: an ordinary log and digest go up as they are', async () => {
     const id = 'inspection-report-plain-0123abcd';
-    const p = pod({ 'log.curlrc': curlPutConfig(await s3.signer().presignPut(layout.buildLog(id), 600)), 'status.curlrc': curlPutConfig(await s3.signer().presignPut(layout.buildStatus(id), 600)) });
+    const p = pod({ 'log.curlrc': curlPutConfig((await s3.signer().presignPut(layout.buildLog(id), 600)).url), 'status.curlrc': curlPutConfig((await s3.signer().presignPut(layout.buildStatus(id), 600)).url) });
     writeFileSync(join(p.shared, 'exit_code'), '0\n');
     writeFileSync(join(p.shared, 'digest'), `sha256:${'e'.repeat(64)}\n`);
     writeFileSync(join(p.shared, 'log'), 'INFO Pushed image\n');

@@ -9,7 +9,7 @@ import { Sha256 } from '@smithy/core/checksum';
 import { getSigningKey } from '@smithy/signature-v4';
 import { eksToken, encodeKeyPath, postPolicy, presignUrl, signRequest, UNSIGNED_PAYLOAD } from '../../functions/adapters/kubernetes/aws-signing.js';
 import { eksConfig } from '../../functions/adapters/kubernetes/kube-api.js';
-import { S3UploadSigner } from '../../functions/adapters/kubernetes/upload-signer.js';
+import { ASSUMED_SESSION_SECONDS, S3UploadSigner } from '../../functions/adapters/kubernetes/upload-signer.js';
 
 const EXAMPLE = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
 const clock = (iso: string) => ({ now: () => new Date(iso) });
@@ -93,18 +93,43 @@ describe('the results POST policy', () => {
 describe('S3 upload signer', () => {
   it('uses virtual-hosted URLs on AWS and path-style ones for an S3-compatible endpoint', async () => {
     const aws = new S3UploadSigner({ bucket: 'amun-bucket', region: 'eu-west-1', credentials: async () => EXAMPLE, clock: clock('2025-03-01T10:00:00Z') });
-    const put = new URL(await aws.presignPut('inspections/i/build/status', 7200));
+    const put = new URL((await aws.presignPut('inspections/i/build/status', 7200)).url);
     expect(put.origin + put.pathname).toBe('https://amun-bucket.s3.eu-west-1.amazonaws.com/inspections/i/build/status');
     expect(put.searchParams.get('X-Amz-Expires')).toBe('7200');
     expect((await aws.presignPost('inspections/i/results/', new Date('2025-03-02T00:00:00Z'))).url).toBe('https://amun-bucket.s3.eu-west-1.amazonaws.com/');
     const local = new S3UploadSigner({ bucket: 'amun', region: 'us-east-1', endpoint: 'http://127.0.0.1:9000', credentials: async () => EXAMPLE, clock: clock('2025-03-01T10:00:00Z') });
-    expect(new URL(await local.presignPut('a/b', 60)).pathname).toBe('/amun/a/b');
+    expect(new URL((await local.presignPut('a/b', 60)).url).pathname).toBe('/amun/a/b');
     expect((await local.presignPost('a/', new Date('2025-03-02T00:00:00Z'))).url).toBe('http://127.0.0.1:9000/amun/');
   });
 
   it('caps presigned URLs at the SigV4 maximum of a week', async () => {
     const aws = new S3UploadSigner({ bucket: 'b', region: 'eu-west-1', credentials: async () => EXAMPLE, clock: clock('2025-03-01T10:00:00Z') });
-    expect(new URL(await aws.presignPut('k', 30 * 24 * 3600)).searchParams.get('X-Amz-Expires')).toBe(String(7 * 24 * 3600));
+    const put = await aws.presignPut('k', 30 * 24 * 3600);
+    expect(new URL(put.url).searchParams.get('X-Amz-Expires')).toBe(String(7 * 24 * 3600));
+    expect(put.expiresAt.toISOString()).toBe('2025-03-08T10:00:00.000Z');
+  });
+
+  it('ends a grant when the credentials that sign it expire, and says so', async () => {
+    const session = { ...EXAMPLE, accessKeyId: 'ASIAEXAMPLE', sessionToken: 'token', expiration: new Date('2025-03-01T10:40:00Z') };
+    const signer = new S3UploadSigner({ bucket: 'b', region: 'eu-west-1', credentials: async () => session, clock: clock('2025-03-01T10:00:00Z') });
+    const put = await signer.presignPut('k', 7200);
+    expect(new URL(put.url).searchParams.get('X-Amz-Expires')).toBe('2400');
+    expect(new URL(put.url).searchParams.get('X-Amz-Security-Token')).toBe('token');
+    expect(put.expiresAt.toISOString()).toBe('2025-03-01T10:40:00.000Z');
+    const post = await signer.presignPost('p/', new Date('2025-03-01T13:00:00Z'));
+    expect(post.document.expiration).toBe('2025-03-01T10:40:00.000Z');
+    expect(post.expiresAt.toISOString()).toBe('2025-03-01T10:40:00.000Z');
+    expect(post.fields['x-amz-security-token']).toBe('token');
+    // Asked for less than the session has left: what was asked.
+    expect((await signer.presignPost('p/', new Date('2025-03-01T10:10:00Z'))).document.expiration).toBe('2025-03-01T10:10:00.000Z');
+  });
+
+  it('takes temporary credentials that do not say when they expire (a Lambda function\'s environment) to last an hour; long-term keys cap nothing', async () => {
+    const lambda = new S3UploadSigner({ bucket: 'b', region: 'eu-west-1', credentials: async () => ({ ...EXAMPLE, sessionToken: 'token' }), clock: clock('2025-03-01T10:00:00Z') });
+    expect((await lambda.presignPost('p/', new Date('2025-03-02T00:00:00Z'))).expiresAt.toISOString()).toBe(new Date(Date.parse('2025-03-01T10:00:00Z') + ASSUMED_SESSION_SECONDS * 1000).toISOString());
+    expect(new URL((await lambda.presignPut('k', 7 * 24 * 3600)).url).searchParams.get('X-Amz-Expires')).toBe(String(ASSUMED_SESSION_SECONDS));
+    const longTerm = new S3UploadSigner({ bucket: 'b', region: 'eu-west-1', credentials: async () => EXAMPLE, clock: clock('2025-03-01T10:00:00Z') });
+    expect((await longTerm.presignPost('p/', new Date('2025-03-02T00:00:00Z'))).expiresAt.toISOString()).toBe('2025-03-02T00:00:00.000Z');
   });
 });
 

@@ -21,6 +21,7 @@ import { api, tempDir, waitFor } from '../support/stack.js';
 const CALLS: Record<keyof Omit<KubeApi, 'namespace'>, (k: KubeApi) => Promise<unknown>> = {
   createJob: (k) => k.createJob({ metadata: { name: 'j' }, spec: { template: { spec: { containers: [{ name: 'c', image: 'x' }], restartPolicy: 'Never' } } } }),
   createSecret: (k) => k.createSecret({ metadata: { name: 's' }, stringData: { a: 'b' } }),
+  replaceSecret: (k) => k.replaceSecret({ metadata: { name: 's' }, stringData: { a: 'b' } }),
   createConfigMap: (k) => k.createConfigMap({ metadata: { name: 'c' }, data: { a: 'b' } }),
   listJobs: (k) => k.listJobs('amun/inspection-id'),
   listPods: (k) => k.listPods('amun/inspection-id'),

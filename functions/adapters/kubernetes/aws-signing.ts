@@ -19,6 +19,8 @@ export interface AwsCredentials {
   accessKeyId: string;
   secretAccessKey: string;
   sessionToken?: string | undefined;
+  /** When temporary credentials stop working (the AWS SDK's providers say so when they know). */
+  expiration?: Date | undefined;
 }
 
 /** The shape of the AWS SDK's credential providers (`s3Client.config.credentials`). */

@@ -30,6 +30,8 @@ import {
   type LabelMap,
 } from './manifests/index.js';
 import { ecrCredentials, OciRegistry, type ImageRegistry } from './registry.js';
+import { assumedRoleGrantCredentials, stsAssumeRole } from './upload-grant-credentials.js';
+import type { UploadGrants } from './upload-grants.js';
 import { S3UploadSigner, type UploadSigner } from './upload-signer.js';
 
 export interface KubernetesCluster {
@@ -37,6 +39,8 @@ export interface KubernetesCluster {
   executor: KubernetesExecutor;
   /** The functions' records of built images (the reconciler records script-less builds through it). */
   images: ImageRecords;
+  /** Signs the Jobs' upload grants (the reconciler renews them with it). */
+  grants: UploadGrants;
   liveStatus: LiveStatusSource;
   settings: ClusterSettings;
   clock: Clock;
@@ -175,12 +179,16 @@ export function makeKubernetesCluster(config: Config, deps: ClusterDeps): Kubern
   // Previews (`amun manifests`) show the defaults as they are; a cluster runs only pinned images unless told otherwise.
   checkPinnedImages(settings, config.kubernetes.allowUnpinnedImages);
   const api = deps.api ?? kubeApi(config, deps);
-  const signer = deps.signer ?? new S3UploadSigner({ bucket: config.bucket, region: config.region, endpoint: settings.storage.endpoint, credentials: deps.credentials, clock: deps.clock });
+  const { uploadRoleArn } = config.kubernetes;
+  const grantCredentials = uploadRoleArn
+    ? assumedRoleGrantCredentials({ roleArn: uploadRoleArn, assumeRole: stsAssumeRole({ region: config.region, credentials: deps.credentials, clock: deps.clock }), clock: deps.clock })
+    : deps.credentials;
+  const signer = deps.signer ?? new S3UploadSigner({ bucket: config.bucket, region: config.region, endpoint: settings.storage.endpoint, credentials: grantCredentials, clock: deps.clock });
   // The functions read manifests with their own identity: ECR tokens for ECR; anonymous (or a
   // Bearer challenge without credentials) for other registries.
   const registry =
     deps.registry ?? new OciRegistry(settings.registryAuth.kind === 'ecr' ? { credentials: ecrCredentials({ region: config.region, credentials: deps.credentials, clock: deps.clock }) } : {});
   const images = new ImageRecords({ store: deps.store, layout: deps.records.layout, registry, registryName: settings.registry, clock: deps.clock });
   const executor = new KubernetesExecutor({ api, records: deps.records, signer, images, settings, clock: deps.clock });
-  return { api, executor, images, liveStatus: new KubernetesLiveStatus(api, deps.clock), settings, clock: deps.clock };
+  return { api, executor, images, grants: executor.grants, liveStatus: new KubernetesLiveStatus(api, deps.clock), settings, clock: deps.clock };
 }

@@ -25,8 +25,6 @@ import type { ImageRecords } from './images.js';
 import {
   buildImageTag,
   buildJob,
-  curlPostConfig,
-  curlPutConfig,
   dockerConfigMap,
   LABELS,
   pinnedImage,
@@ -34,14 +32,13 @@ import {
   PlacementError,
   runJob,
   selector,
-  uploadSecret,
   type ClusterSettings,
+  type Component,
 } from './manifests/index.js';
 import { tarGz } from './tar.js';
+import { grantAnnotation, grantNeededUntil, UploadGrants } from './upload-grants.js';
 import type { UploadSigner } from './upload-signer.js';
 
-/** Upload grants outlive their Job's deadline by this much. */
-export const GRANT_MARGIN_SECONDS = 15 * 60;
 
 export interface KubernetesExecutorDeps {
   api: KubeApi;
@@ -59,15 +56,19 @@ function problemsText(error: PlacementError): string {
 
 export class KubernetesExecutor implements Executor {
   readonly kind = 'kubernetes' as const;
+  /** The Jobs' upload grants: the first here, renewals by the reconciler. */
+  readonly grants: UploadGrants;
 
-  constructor(private readonly deps: KubernetesExecutorDeps) {}
+  constructor(private readonly deps: KubernetesExecutorDeps) {
+    this.grants = new UploadGrants({ signer: deps.signer, layout: deps.records.layout, clock: deps.clock, namespace: deps.settings.namespace });
+  }
 
   get settings(): ClusterSettings {
     return this.deps.settings;
   }
 
   async build(request: BuildRequest): Promise<BuildOutcome> {
-    const { api, records, signer, settings, clock } = this.deps;
+    const { api, records, settings, clock } = this.deps;
     const { layout } = records;
     const id = request.inspectionId;
     const startedAt = clock.now().toISOString();
@@ -91,11 +92,7 @@ export class KubernetesExecutor implements Executor {
 
     await records.writeContextTarball(id, tarGz([{ path: 'Dockerfile', content: request.dockerfile }, ...request.context]));
     const { job: live, created } = await api.createJob(job);
-    const expires = settings.buildDeadlineSeconds + GRANT_MARGIN_SECONDS;
-    const [logUrl, statusUrl] = await Promise.all([signer.presignPut(layout.buildLog(id), expires), signer.presignPut(layout.buildStatus(id), expires)]);
-    await api.createSecret(
-      uploadSecret({ inspectionId: id, component: 'build', namespace: settings.namespace, files: { 'log.curlrc': curlPutConfig(logUrl), 'status.curlrc': curlPutConfig(statusUrl) }, owner: live }),
-    );
+    await this.grant('build', id, live, job);
     if (settings.registryAuth.kind === 'ecr') await api.createConfigMap(dockerConfigMap(id, settings, live));
     const name = live.metadata?.name ?? job.metadata?.name ?? '';
     request.log.write(`kubernetes: ${created ? 'created' : 'found'} build job ${settings.namespace}/${name}: kaniko builds s3://${settings.storage.bucket}/${contextKey} into ${image}\n`);
@@ -103,7 +100,7 @@ export class KubernetesExecutor implements Executor {
   }
 
   async startRuns(request: StartRunsRequest): Promise<StartedRuns> {
-    const { api, records, signer, settings, clock } = this.deps;
+    const { api, records, settings } = this.deps;
     const { layout } = records;
     const id = request.inspectionId;
     try {
@@ -124,12 +121,24 @@ export class KubernetesExecutor implements Executor {
     const image = pinnedImage(settings.registry, resolved.record.digest);
     const job = runJob({ inspectionId: id, spec: request.spec, image, deadlineSeconds: request.deadlineSeconds, resultsPrefix: layout.resultsPrefix(id), settings });
     const { job: live } = await api.createJob(job);
-    const deadline = live.spec?.activeDeadlineSeconds ?? job.spec?.activeDeadlineSeconds ?? 0;
-    const created = live.metadata?.creationTimestamp ? new Date(live.metadata.creationTimestamp) : clock.now();
-    const expiresAt = new Date(created.getTime() + (deadline + GRANT_MARGIN_SECONDS) * 1000);
-    const post = await signer.presignPost(layout.resultsPrefix(id), expiresAt);
-    await api.createSecret(uploadSecret({ inspectionId: id, component: 'run', namespace: settings.namespace, files: { 'post.curlrc': curlPostConfig(post.url, post.fields) }, owner: live }));
+    await this.grant('run', id, live, job);
     return { state: 'started' };
+  }
+
+  /**
+   * The Job's upload grant, for its deadline plus the margin (or as long as the credentials allow:
+   * the reconciler renews it then), and the annotation that says when it ends. A redelivery finds
+   * the Secret there and leaves both as they are; a Job left without the annotation (a crash
+   * between the two) gets a new grant from the reconciler.
+   */
+  private async grant(component: Component, id: string, live: V1Job, made: V1Job): Promise<void> {
+    const { api, clock } = this.deps;
+    const until = grantNeededUntil(
+      { createdAt: live.metadata?.creationTimestamp ? new Date(live.metadata.creationTimestamp).toISOString() : null, startTime: null, activeDeadlineSeconds: live.spec?.activeDeadlineSeconds ?? made.spec?.activeDeadlineSeconds ?? null },
+      clock.now(),
+    );
+    const issued = await this.grants.issue(component, id, until, live);
+    if (await api.createSecret(issued.secret)) await api.annotateJob(live.metadata?.name ?? made.metadata?.name ?? '', grantAnnotation(issued.expiresAt));
   }
 
   private async runJobExists(id: string): Promise<boolean> {

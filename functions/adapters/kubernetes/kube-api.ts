@@ -31,6 +31,11 @@ export interface KubeApi {
   createJob(job: V1Job): Promise<{ job: V1Job; created: boolean }>;
   /** false when it existed already. */
   createSecret(secret: V1Secret): Promise<boolean>;
+  /**
+   * Replaces a Secret's content (PUT, the `update` verb: the answer is what was sent, so it reads no
+   * other Secret), creating it when it is gone.
+   */
+  replaceSecret(secret: V1Secret): Promise<void>;
   createConfigMap(configMap: V1ConfigMap): Promise<boolean>;
   listJobs(labelSelector: string): Promise<V1Job[]>;
   listPods(labelSelector: string): Promise<V1Pod[]>;
@@ -250,6 +255,17 @@ export class ClientNodeKubeApi implements KubeApi {
     } catch (error) {
       if (status(error) === 409) return false;
       throw this.failure(clients, `create secret ${secret.metadata?.name ?? ''}`, error);
+    }
+  }
+
+  async replaceSecret(secret: V1Secret): Promise<void> {
+    const clients = await this.clients();
+    const name = secret.metadata?.name ?? '';
+    try {
+      await clients.core.replaceNamespacedSecret({ namespace: this.namespace, name, body: secret }, clients.bounded(this.timeoutMs));
+    } catch (error) {
+      if (status(error) !== 404) throw this.failure(clients, `replace secret ${name}`, error);
+      await this.createSecret(secret);
     }
   }
 

@@ -2,8 +2,9 @@
  * The reconciler's I/O around the pure decisions of model/reconcile.ts: list Amun's Jobs
  * and pods by label, read what the store holds, write the missing build status or results (log
  * first, the triggering object last; through InspectionRecords, which creates each once), record
- * the images of builds that succeeded (with the image records, when given), then set TTLs and
- * delete Jobs that cannot start. One Job's failure does not stop the others (a cluster that stops
+ * the images of builds that succeeded (with the image records, when given), renew the upload
+ * grants of Jobs that still run (with the grant signer, when given), then set TTLs and delete Jobs
+ * that cannot start. One Job's failure does not stop the others (a cluster that stops
  * answering does: each of its calls would wait out the timeout); every write is skipped when its
  * object exists, so a second run over the same state writes nothing.
  */
@@ -16,6 +17,7 @@ import { validators } from '../../core/validation.js';
 import type { ImageRecords } from './images.js';
 import { ClusterUnreachableError, type KubeApi } from './kube-api.js';
 import { selector } from './manifests/index.js';
+import { grantAnnotation, type UploadGrants } from './upload-grants.js';
 import { observeJob, type JobObservation } from './model/observe.js';
 import { DEFAULT_RECONCILE_POLICY, reconcileBuild, reconcileRun, type LogRef, type ReconcileAction, type ReconcilePolicy } from './model/reconcile.js';
 
@@ -28,6 +30,8 @@ export interface ReconcilerDeps {
   /** Records the images of finished builds; without it, only the schedule stage records them. */
   images?: ImageRecords | undefined;
   policy?: Partial<ReconcilePolicy>;
+  /** Signs the upload grants that replace those about to end; without it, grants are not renewed. */
+  grants?: UploadGrants | undefined;
   /** Told about each Job that could not be reconciled (the pass goes on). */
   onError?: (job: string, error: unknown) => void;
 }
@@ -37,6 +41,8 @@ export interface ReconcileReport {
   build_statuses: number;
   results: number;
   ttls: number;
+  /** Upload grants renewed (Secrets replaced). */
+  grants: number;
   /** Jobs given the scheduler's reason their pod cannot be placed. */
   annotated: number;
   deleted: number;
@@ -71,7 +77,7 @@ export class Reconciler {
   async run(): Promise<ReconcileReport> {
     const { api } = this.deps;
     const [jobs, pods] = await Promise.all([api.listJobs(selector()), api.listPods(selector())]);
-    const report: ReconcileReport = { jobs: 0, build_statuses: 0, results: 0, ttls: 0, annotated: 0, deleted: 0, images_recorded: 0, errors: 0 };
+    const report: ReconcileReport = { jobs: 0, build_statuses: 0, results: 0, ttls: 0, grants: 0, annotated: 0, deleted: 0, images_recorded: 0, errors: 0 };
     for (const job of jobs) {
       const observed = observeJob(job, pods);
       if (!observed) continue;
@@ -157,6 +163,15 @@ export class Reconciler {
         await api.setJobTtl(action.job, action.seconds);
         report.ttls++;
         return;
+      case 'grant': {
+        const { grants } = this.deps;
+        if (!grants) return;
+        const issued = await grants.issue(action.component, action.inspectionId, action.until, { metadata: { name: action.job, ...(action.uid ? { uid: action.uid } : {}) } });
+        await api.replaceSecret(issued.secret);
+        await api.annotateJob(action.job, grantAnnotation(issued.expiresAt));
+        report.grants++;
+        return;
+      }
       case 'annotate':
         await api.annotateJob(action.job, action.annotations);
         report.annotated++;

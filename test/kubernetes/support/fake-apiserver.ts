@@ -1,8 +1,8 @@
 /**
  * A fake Kubernetes API server for the tests: real HTTP on 127.0.0.1 (node:http), the subset Amun
  * uses, with the real server's semantics where Amun depends on them:
- *   - Jobs (batch/v1), Pods, Secrets, ConfigMaps (v1): create, get, list, delete, watch; merge
- *     patch of Jobs; pod logs
+ *   - Jobs (batch/v1), Pods, Secrets, ConfigMaps (v1): create, get, list, delete, watch, update
+ *     (PUT); merge patch of Jobs; pod logs
  *   - 404 NotFound / 409 AlreadyExists / 422 Invalid / 401 Unauthorized as Status objects
  *   - a resourceVersion per write; watch replays from a resourceVersion, then streams
  *   - label selectors (=, ==, !=, in, notin, exists, !exists); limit/continue paging
@@ -340,6 +340,18 @@ export async function startFakeApiServer(options: { dir: string; namespace?: str
       const gone = remove(kind, ns, name, cascade);
       if (!gone) return notFound();
       return json(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, group: resource.group, kind: plural, uid: gone.metadata.uid } });
+    }
+    if (method === 'PUT') {
+      // An unconditional update (no resourceVersion asked for): the object as sent, with the identity it had.
+      if (!existing) return notFound();
+      const next = JSON.parse(await readBody(req)) as Obj;
+      next.metadata = { ...next.metadata, name, namespace: ns, uid: existing.metadata.uid, creationTimestamp: existing.metadata.creationTimestamp };
+      if (kind === 'Secret' && next.stringData) {
+        next.data = { ...(next.data ?? {}) };
+        for (const [k, v] of Object.entries<string>(next.stringData)) next.data[k] = Buffer.from(v, 'utf8').toString('base64');
+        delete next.stringData;
+      }
+      return json(res, 200, outward(kind, put(kind, next, 'MODIFIED')));
     }
     if (method === 'PATCH') {
       if (!existing) return notFound();

@@ -26,6 +26,8 @@ export const ANNOTATIONS = {
    * kept so the result recorded at the deadline can say why (the Job controller deletes the pod then).
    */
   unschedulable: 'amun/unschedulable',
+  /** When the upload grant in the Job's Secret stops working (ISO 8601); the reconciler replaces it before then (upload-grants.ts). */
+  grantExpiresAt: 'amun/upload-grant-expires-at',
   /** Kubernetes' own: the completion index of a pod of an Indexed Job. */
   completionIndex: 'batch.kubernetes.io/job-completion-index',
 } as const;

@@ -4,14 +4,16 @@
  * evicted, deadline, image pull failure, a lost upload), record the image of a build that succeeded
  * (the functions' own record: a later build of the same stack is cached from it, also when the
  * build had no script and so no runs that would have recorded it), give a finished Job its TTL
- * once all it produces is stored, and delete a Job whose pods cannot start. Idempotent: a second pass over the
+ * once all it produces is stored, renew the upload grant of a Job that still runs before it ends
+ * (upload-grants.ts), and delete a Job whose pods cannot start. Idempotent: a second pass over the
  * same state finds the objects written and does nothing more than the TTL it has not set yet.
  */
 import { ENV } from '../../../config.js';
 import type { BuildStatus, RunReport } from '../../../core/generated/types.js';
 import { syntheticResult } from '../../../core/results.js';
 import { STACK_DIGEST } from '../manifests/image-refs.js';
-import { ANNOTATIONS, CONTAINERS } from '../manifests/names.js';
+import { ANNOTATIONS, CONTAINERS, type Component } from '../manifests/names.js';
+import { DEFAULT_REFRESH_BEFORE_SECONDS, grantDue, grantNeededUntil } from '../upload-grants.js';
 import { condition, finishedAt, isFinished, type JobObservation, type PodObservation } from './observe.js';
 
 export interface ReconcilePolicy {
@@ -21,9 +23,11 @@ export interface ReconcilePolicy {
   stuckSeconds: number;
   /** A completed item without a result is lost only this long after its pod ended. */
   uploadGraceSeconds: number;
+  /** An unfinished Job's upload grant is replaced this long before it ends (upload-grants.ts). */
+  grantRefreshSeconds: number;
 }
 
-export const DEFAULT_RECONCILE_POLICY: ReconcilePolicy = { finishedTtlSeconds: 900, stuckSeconds: 600, uploadGraceSeconds: 120 };
+export const DEFAULT_RECONCILE_POLICY: ReconcilePolicy = { finishedTtlSeconds: 900, stuckSeconds: 600, uploadGraceSeconds: 120, grantRefreshSeconds: DEFAULT_REFRESH_BEFORE_SECONDS };
 
 export interface LogRef {
   pod: string;
@@ -37,6 +41,8 @@ export type ReconcileAction =
   /** Verify the build's own tag against the digest it reported and record the stack's image (skipped when recorded). */
   | { kind: 'record-image'; inspectionId: string; stackDigest: string; reported: string | null }
   | { kind: 'ttl'; job: string; seconds: number }
+  /** A new upload grant for an unfinished Job whose grant ends before its pods may stop uploading. */
+  | { kind: 'grant'; job: string; uid: string | null; inspectionId: string; component: Component; until: Date }
   /** Remember on the Job why the scheduler cannot place its pod (the pod goes at the deadline). */
   | { kind: 'annotate'; job: string; annotations: Record<string, string> }
   | { kind: 'delete'; job: string; why: string };
@@ -147,6 +153,13 @@ function logsOf(pod: PodObservation | undefined, ...containers: string[]): LogRe
   return pod ? containers.filter((c) => pod.containers.some((x) => x.name === c)).map((container) => ({ pod: pod.name, container })) : [];
 }
 
+function grantIfDue(job: JobObservation, now: Date, policy: ReconcilePolicy): ReconcileAction[] {
+  if (isFinished(job)) return [];
+  const until = grantNeededUntil(job, now);
+  if (!grantDue(job.annotations, until, now, policy.grantRefreshSeconds)) return [];
+  return [{ kind: 'grant', job: job.name, uid: job.uid, inspectionId: job.inspectionId, component: job.component, until }];
+}
+
 function ttlIfDue(job: JobObservation, policy: ReconcilePolicy): ReconcileAction[] {
   return isFinished(job) && job.ttlSecondsAfterFinished === null ? [{ kind: 'ttl', job: job.name, seconds: policy.finishedTtlSeconds }] : [];
 }
@@ -199,7 +212,7 @@ export function reconcileBuild(job: JobObservation, { statusStored, stored, now,
   let terminal: ReconcileAction[];
   if (!isFinished(job)) {
     const blocked = stuck(job.pods, now, policy.stuckSeconds);
-    if (!blocked) return rememberUnschedulable(job);
+    if (!blocked) return [...rememberUnschedulable(job), ...grantIfDue(job, now, policy)];
     failure = blocked;
     terminal = [{ kind: 'delete', job: job.name, why: failure.message }];
   } else {
@@ -291,5 +304,6 @@ export function reconcileRun(job: JobObservation, { stored, script, now, policy 
   if (!finished) actions.push(...rememberUnschedulable(job));
   if (finished && everything) actions.push(...ttlIfDue(job, policy));
   else if (!finished && gaveUp && everything) actions.push({ kind: 'delete', job: job.name, why: 'no item of it can start' });
+  else if (!everything) actions.push(...grantIfDue(job, now, policy));
   return actions;
 }
