@@ -2,6 +2,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { LABEL_PRESETS } from '../functions/adapters/kubernetes/manifests/placement.js';
 import type { ContextFile } from '../functions/core/ports.js';
 import { AUTH_MODES, type AuthMode } from './auth.js';
 import { connect, redirectLogs, startEmbedded, type Backend } from './backend.js';
@@ -18,6 +19,9 @@ interface GlobalOptions {
   dataDir: string;
   verbose?: boolean;
 }
+
+const LABEL_PRESET_NAMES = Object.keys(LABEL_PRESETS);
+const labelPresetOption = (): Option => new Option('--label-preset <preset>', 'node labels the hardware requests are placed by').choices(LABEL_PRESET_NAMES).env('AMUN_K8S_LABEL_PRESET');
 
 const stdoutTty = (): boolean => process.stdout.isTTY === true && !process.env.CI;
 // A live spinner needs a terminal that knows its width (some CI ptys report 0 columns).
@@ -263,12 +267,36 @@ export function buildProgram(): Command {
     .addOption(new Option('--kind <kind>', 'only the build or only the run objects').choices(['build', 'run']))
     .addOption(new Option('--namespace <namespace>', 'namespace of the objects').env('AMUN_K8S_NAMESPACE'))
     .addOption(new Option('--registry <repository>', 'repository built stacks are pushed to').env('AMUN_REGISTRY'))
-    .addOption(new Option('--label-preset <preset>', 'node labels the hardware requests are placed by').choices(['nfd', 'karpenter', 'eks-auto', 'amun']).env('AMUN_K8S_LABEL_PRESET'))
+    .addOption(labelPresetOption())
     .option('--exclusive', 'give each run a node to itself (pod anti-affinity against other Amun runs)')
     .option('--id <inspection-id>', 'inspection id to name the objects after (default: one derived from the specification)')
     .action(async (specPath: string, opts: ManifestOptions) => {
       const { spec } = await loadSpec(specPath);
       out(await renderManifests(spec, opts));
+    });
+
+  const cluster = program.command('cluster').description("the Kubernetes cluster the kubernetes executor uses, read with your kubeconfig's identity (not the functions')");
+  cluster
+    .command('check')
+    .description(
+      'list the nodes and report the node labels the label preset places by that no node carries, GPU nodes without the CPU labels other nodes have, and with a specification which of its placement terms no node meets; exits 1 on a problem',
+    )
+    .argument('[spec]', 'specification file (JSON or YAML), or - for stdin: also check where its build and runs would be placed')
+    .addOption(labelPresetOption())
+    .addOption(new Option('--kubeconfig <file>', "kubeconfig whose current context names the cluster and an identity that may list nodes (default: AMUN_K8S_KUBECONFIG, KUBECONFIG, ~/.kube/config)"))
+    .option('--json', 'print the verdict as JSON')
+    .action(async (specPath: string | undefined, opts: ClusterCheckOptions) => {
+      const spec = specPath === undefined ? undefined : (await loadSpec(specPath)).spec;
+      const verdict = await checkCluster(spec, opts);
+      if (opts.json) out(JSON.stringify(verdict, null, 2));
+      else {
+        out(`cluster at ${verdict.endpoint}, label preset ${verdict.preset}: ${verdict.found}`);
+        for (const problem of verdict.problems) out(`problem: ${problem}`);
+        for (const warning of verdict.warnings) out(`warning: ${warning}`);
+        for (const fit of verdict.fits) out(`${fit.path} fits: ${fit.nodes.join(', ')}`);
+        if (verdict.problems.length === 0 && verdict.warnings.length === 0) out('no problems found');
+      }
+      if (verdict.problems.length > 0) process.exitCode = EXIT_FAILURE;
     });
 
   program
@@ -399,6 +427,65 @@ async function renderManifests(spec: unknown, opts: ManifestOptions): Promise<st
     if ((error as Error).name === 'ConfigError') throw new CliError((error as Error).message, EXIT_BAD_INPUT);
     throw error;
   }
+}
+
+interface ClusterCheckOptions {
+  labelPreset?: string;
+  kubeconfig?: string;
+  json?: boolean;
+}
+
+/**
+ * `amun cluster check`: the nodes (and, for Karpenter and EKS Auto Mode, the NodePools) of the
+ * kubeconfig's current cluster against the label preset, and the specification's placement
+ * against them (functions/adapters/kubernetes/model/placement-check.ts).
+ */
+async function checkCluster(spec: unknown, opts: ClusterCheckOptions) {
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+  const [{ normalizeSpecification }, { SpecificationError }, { SERVICE_VERSION, kubernetesFromEnv }, { kubeconfigFile }, { readNodes, NodeListError }, { judgeNodes, judgeRequests }, { homedir }] = await Promise.all([
+    import('../functions/core/specification.js'),
+    import('../functions/core/errors.js'),
+    import('../functions/config.js'),
+    import('../functions/adapters/kubernetes/kube-api.js'),
+    import('../functions/adapters/kubernetes/nodes.js'),
+    import('../functions/adapters/kubernetes/model/placement-check.js'),
+    import('node:os'),
+  ]);
+  let kubernetes: ReturnType<typeof kubernetesFromEnv>;
+  let normalized: ReturnType<typeof normalizeSpecification> | undefined;
+  try {
+    kubernetes = kubernetesFromEnv();
+    normalized = spec === undefined ? undefined : normalizeSpecification(spec, { now: new Date(0), version: SERVICE_VERSION });
+  } catch (error) {
+    if (error instanceof SpecificationError) throw new CliError(error.message, EXIT_BAD_INPUT, error.problems);
+    if ((error as Error).name === 'ConfigError') throw new CliError((error as Error).message, EXIT_BAD_INPUT);
+    throw error;
+  }
+  const preset = opts.labelPreset ?? kubernetes.labelPreset;
+  const labels = LABEL_PRESETS[preset as keyof typeof LABEL_PRESETS];
+  const kubeconfig = opts.kubeconfig ?? kubernetes.kubeconfig ?? join(homedir(), '.kube', 'config');
+  let listed: Awaited<ReturnType<typeof readNodes>>;
+  try {
+    listed = await readNodes(kubeconfigFile(kubeconfig), { timeoutSeconds: kubernetes.timeoutSeconds, nodePools: labels.provisioner !== undefined });
+  } catch (error) {
+    if (error instanceof NodeListError) {
+      const denied = error.status === 401 || error.status === 403;
+      throw new CliError(`${error.message}${denied ? `: the identity of ${kubeconfig} may not list nodes (cluster-wide read; the functions' own Role never may)` : ''}`, EXIT_FAILURE);
+    }
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES') throw new CliError(`cannot read the kubeconfig ${kubeconfig} (${code}): give one with --kubeconfig`, EXIT_BAD_INPUT);
+    throw new CliError(`cannot use the kubeconfig ${kubeconfig}: ${(error as Error).message}`, EXIT_BAD_INPUT);
+  }
+  const nodes = judgeNodes(listed.nodes, labels, listed.nodePools);
+  const requests = normalized ? judgeRequests(listed.nodes, labels, normalized, listed.nodePools) : { problems: [], warnings: [], fits: [] };
+  return {
+    endpoint: listed.endpoint,
+    preset,
+    found: nodes.found,
+    problems: [...nodes.problems, ...requests.problems],
+    warnings: [...nodes.warnings, ...requests.warnings],
+    fits: requests.fits,
+  };
 }
 
 function onSignal(signal: NodeJS.Signals): void {

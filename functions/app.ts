@@ -4,7 +4,7 @@
  * stack builds one per stack (so tests can run several).
  */
 import type { Config } from './config.js';
-import { makeS3Client, makeSqsClient } from './adapters/clients.js';
+import { clusterCredentials, makeS3Client, makeSqsClient } from './adapters/clients.js';
 import { S3ObjectStore } from './adapters/s3-store.js';
 import { SqsMessageQueue } from './adapters/sqs-queue.js';
 import { StoreLogSink } from './adapters/store-log-sink.js';
@@ -60,7 +60,7 @@ export function makeApp(config: Config, overrides: AppOverrides = {}): App {
   const records = new InspectionRecords({ store, layout, logSink: (key) => new StoreLogSink(store, key, { intervalMs: overrides.logIntervalMs ?? 1000 }) });
   const cluster =
     overrides.cluster ??
-    (config.executor === 'kubernetes' && !overrides.executor ? makeKubernetesCluster(config, { store, records, clock, credentials: s3.config.credentials }) : undefined);
+    (config.executor === 'kubernetes' && !overrides.executor ? makeKubernetesCluster(config, { store, records, clock, ...clusterCredentials(config, s3) }) : undefined);
   const executor = overrides.executor ?? selectExecutor(config, cluster);
   const inspections = new InspectionService({
     records,

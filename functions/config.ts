@@ -56,6 +56,8 @@ export interface KubernetesConfig {
    * grants are signed with the functions' own credentials (upload-grant-credentials.ts).
    */
   uploadRoleArn: string | undefined;
+  /** STS for the upload role's sessions (AWS_ENDPOINT_URL_STS, the SDKs' variable); undefined: the region's endpoint. */
+  stsEndpoint: string | undefined;
 }
 
 /** How much of a run's output is kept (the harness keeps the head and the tail beyond these). */
@@ -367,5 +369,6 @@ export function kubernetesFromEnv(env: Env = process.env): KubernetesConfig {
     allowUnpinnedImages,
     timeoutSeconds: env[ENV.k8sTimeoutSeconds] ? positive(env, ENV.k8sTimeoutSeconds) : DEFAULT_K8S_TIMEOUT_SECONDS,
     uploadRoleArn: env[ENV.k8sUploadRoleArn] || undefined,
+    stsEndpoint: env.AWS_ENDPOINT_URL_STS || undefined,
   };
 }

@@ -4,13 +4,19 @@
  * before anything is created, then runs `cdk deploy` with the same options; on any problem it
  * deploys nothing and says what to do. `npm run preflight -- [-c key=value …]`: the check alone.
  * The context is read as the app reads it: cdk.json, cdk.context.json, then `-c` values.
+ *
+ * A cluster found ready also has its nodes listed, with the deploying identity's EKS token (the
+ * functions' Role may not list nodes): node labels the preset places by that no node carries are
+ * warnings, never a refusal.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DescribeAddonCommand, DescribeClusterCommand, EKSClient } from '@aws-sdk/client-eks';
+import { DescribeAddonCommand, DescribeClusterCommand, EKSClient, type Cluster } from '@aws-sdk/client-eks';
+import { LABEL_PRESETS, type LabelPreset } from '../functions/adapters/kubernetes/manifests/placement.js';
+import { DEFAULT_K8S_TIMEOUT_SECONDS } from '../functions/config.js';
 import { ContextError, readContext } from './context.js';
-import { contextFromArgs, judgeCluster, judgeImages, POD_IDENTITY_AGENT, profileFromArgs, type PreflightInput } from './preflight.js';
+import { contextFromArgs, judgeCluster, judgeImages, judgePlacementNodes, POD_IDENTITY_AGENT, profileFromArgs, type NodeListing, type PreflightInput } from './preflight.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const CHECK_ONLY = '--check-only';
@@ -43,16 +49,47 @@ async function describe(name: string, profile: string | undefined): Promise<Pick
   }
 }
 
+/** The cluster's nodes (and NodePools, for an autoscaler's preset), listed with the deploying identity. */
+async function listNodes(name: string, region: string, cluster: Cluster, profile: string | undefined, preset: LabelPreset): Promise<NodeListing> {
+  if (!cluster.endpoint || !cluster.certificateAuthority?.data) return { error: { message: 'DescribeCluster gave no endpoint or CA' } };
+  const [{ defaultProvider }, { eksConfig }, { readNodes }] = await Promise.all([
+    import('@aws-sdk/credential-provider-node'),
+    import('../functions/adapters/kubernetes/kube-api.js'),
+    import('../functions/adapters/kubernetes/nodes.js'),
+  ]);
+  const source = eksConfig({
+    clusterName: name,
+    endpoint: cluster.endpoint,
+    caData: cluster.certificateAuthority.data,
+    region,
+    credentials: defaultProvider(profile ? { profile } : {}),
+    clock: { now: () => new Date() },
+  });
+  try {
+    return await readNodes(source, { timeoutSeconds: DEFAULT_K8S_TIMEOUT_SECONDS, nodePools: LABEL_PRESETS[preset].provisioner !== undefined });
+  } catch (error) {
+    return { error: { message: (error as Error).message, status: (error as { status?: number }).status } };
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const checkOnly = argv.includes(CHECK_ONLY);
   const args = argv.filter((a) => a !== CHECK_ONLY);
   const values = { ...fileContext('cdk.json', (j) => j.context), ...fileContext('cdk.context.json', (j) => j), ...contextFromArgs(args) };
   const context = readContext({ tryGetContext: (key: string) => values[key] });
 
-  const looked = await describe(context.cluster.name, profileFromArgs(args));
+  const profile = profileFromArgs(args);
+  const looked = await describe(context.cluster.name, profile);
   const verdict = judgeCluster({ cluster: { name: context.cluster.name, endpoint: context.cluster.endpoint }, ...looked });
+  // Nodes only of a cluster found ready: one that is not would refuse the listing too.
+  const nodes =
+    verdict.problems.length === 0 && looked.region && looked.described && 'cluster' in looked.described
+      ? judgePlacementNodes(context.cluster.name, context.cluster.labelPreset, await listNodes(context.cluster.name, looked.region, looked.described.cluster, profile, context.cluster.labelPreset))
+      : undefined;
+  verdict.warnings.push(...(nodes?.warnings ?? []));
   verdict.problems.push(...judgeImages(context.cluster));
   if (verdict.found) console.error(`preflight: ${verdict.found}`);
+  if (nodes?.found) console.error(`preflight: ${nodes.found}`);
   for (const warning of verdict.warnings) console.error(`preflight: warning: ${warning}`);
   for (const problem of verdict.problems) console.error(`preflight: ${problem}`);
   if (verdict.problems.length > 0) {

@@ -5,7 +5,9 @@
  * and refuses to deploy on any problem. docs/DEPLOY.md, "First deployment checklist".
  */
 import type { Cluster } from '@aws-sdk/client-eks';
+import { LABEL_PRESETS, type LabelPreset } from '../functions/adapters/kubernetes/manifests/placement.js';
 import { DEFAULT_BUILDER_IMAGE, DEFAULT_UPLOADER_IMAGE, DIGEST_PINNED } from '../functions/adapters/kubernetes/manifests/settings.js';
+import { judgeNodes, type NodeFacts, type NodePoolListing } from '../functions/adapters/kubernetes/model/placement-check.js';
 
 /** Run pods use native sidecars and `backoffLimitPerIndex`, on by default from 1.29 (docs/KUBERNETES.md). */
 export const MIN_KUBERNETES_VERSION = [1, 29] as const;
@@ -171,6 +173,32 @@ export function judgeCluster(input: PreflightInput): Verdict {
     warnings,
     found: `cluster ${name} in ${clusterRegion ?? region}: ${status ?? 'status unknown'}, Kubernetes ${cluster.version ?? '?'}, authentication ${mode ?? 'CONFIG_MAP'}, ${vpc?.endpointPublicAccess === false ? 'no public endpoint' : 'public endpoint'}`,
   };
+}
+
+/** The cluster's nodes (and NodePools) as the deploying identity listed them, or why it could not. */
+export type NodeListing = { nodes: ReadonlyArray<NodeFacts>; nodePools?: NodePoolListing | undefined } | { error: { message: string; status?: number | undefined } };
+
+/**
+ * The node labels the deployment's preset places by, checked on the cluster's nodes
+ * (functions/adapters/kubernetes/model/placement-check.ts): warnings only, never a refusal (a
+ * Karpenter cluster may have no nodes yet, and nodes may be labelled after the deployment).
+ */
+export function judgePlacementNodes(cluster: string, preset: LabelPreset, listing: NodeListing): { warnings: string[]; found?: string } {
+  const later = `run \`amun cluster check --label-preset ${preset}\` with a kubeconfig that may list nodes (docs/KUBERNETES.md, "First deployment checklist")`;
+  if ('error' in listing) {
+    const { message, status } = listing.error;
+    if (status === 401 || status === 403) {
+      return {
+        warnings: [
+          `the deploying identity may not list the nodes of cluster ${cluster} (${message}), so which node labels preset ${preset} places by no node carries was not checked: ` +
+            `give it cluster-wide read (an access entry with AmazonEKSAdminViewPolicy, cluster scope), or ${later}`,
+        ],
+      };
+    }
+    return { warnings: [`could not list the nodes of cluster ${cluster} (${message}), so the node labels for placement were not checked: ${later}`] };
+  }
+  const verdict = judgeNodes(listing.nodes, LABEL_PRESETS[preset], listing.nodePools);
+  return { warnings: [...verdict.problems, ...verdict.warnings].map((w) => `placement (preset ${preset}): ${w}`), found: `nodes of cluster ${cluster}: ${verdict.found}` };
 }
 
 /** The `-c key=value` (`--context key=value`, `--context=key=value`) values of a cdk command line. */

@@ -6,7 +6,7 @@
  */
 import type { Cluster } from '@aws-sdk/client-eks';
 import { readContext } from '../../infra/context.js';
-import { contextFromArgs, endpointRegion, judgeCluster, judgeImages, profileFromArgs, type PreflightInput } from '../../infra/preflight.js';
+import { contextFromArgs, endpointRegion, judgeCluster, judgeImages, judgePlacementNodes, profileFromArgs, type PreflightInput } from '../../infra/preflight.js';
 
 /** A DescribeCluster answer for an EKS cluster made with the console's defaults, trimmed. */
 const lab = (overrides: Partial<Cluster> = {}): Cluster => ({
@@ -191,5 +191,35 @@ describe('the Pod Identity Agent', () => {
 
   it('not asked (the cluster was not found): nothing about it', () => {
     expect(withAgent(undefined)).toMatchObject({ problems: [], warnings: [] });
+  });
+});
+
+describe('the node labels of the preset (the nodes listed with the deploying identity)', () => {
+  // An NFD cluster whose GPU node NFD's worker skipped (no toleration): CPU labels on the CPU node only.
+  const cpu = { metadata: { name: 'ip-10-0-1-7', labels: { 'feature.node.kubernetes.io/cpu-model.family': '6', 'feature.node.kubernetes.io/cpu-model.id': '85', 'feature.node.kubernetes.io/cpu-model.vendor_id': 'Intel' } } };
+  const gpu = {
+    metadata: { name: 'ip-10-0-2-9', labels: { 'nvidia.com/gpu.product': 'NVIDIA-A10G' } },
+    spec: { taints: [{ key: 'nvidia.com/gpu', value: 'true', effect: 'NoSchedule' }] },
+    status: { allocatable: { 'nvidia.com/gpu': '1' } },
+  };
+
+  it('what the check finds is a warning, never a problem: the deployment goes on', () => {
+    const verdict = judgePlacementNodes('lab', 'nfd', { nodes: [cpu, gpu] });
+    expect(verdict.found).toBe('nodes of cluster lab: 2 nodes, 1 with GPUs (ip-10-0-2-9: 1 nvidia.com/gpu NVIDIA-A10G); CPU labels of preset nfd on 1 (ip-10-0-1-7)');
+    expect(verdict.warnings).toEqual([expect.stringMatching(/^placement \(preset nfd\): GPU node ip-10-0-2-9 lacks .*install it with deploy\/helm\/node-feature-discovery-values\.yaml/)]);
+    expect(Object.keys(verdict)).not.toContain('problems');
+  });
+
+  it('a Karpenter cluster with no nodes yet: expected', () => {
+    expect(judgePlacementNodes('lab', 'karpenter', { nodes: [], nodePools: { pools: [{ name: 'default', requirements: [], taints: [] }] } }).warnings).toEqual([
+      'placement (preset karpenter): no nodes yet: expected on a cluster where Karpenter launches nodes for pending pods (the first build waits for one)',
+    ]);
+  });
+
+  it('an identity that may not list nodes: the check is skipped, with the access policy that allows it and the CLI command that does it with a kubeconfig', () => {
+    const { warnings, found } = judgePlacementNodes('lab', 'nfd', { error: { message: 'cannot list the nodes of the cluster at https://x.eks.amazonaws.com: 403 nodes is forbidden', status: 403 } });
+    expect(found).toBeUndefined();
+    expect(warnings).toEqual([expect.stringMatching(/^the deploying identity may not list the nodes of cluster lab \(.*403 nodes is forbidden\).*AmazonEKSAdminViewPolicy.*`amun cluster check --label-preset nfd`/)]);
+    expect(judgePlacementNodes('lab', 'nfd', { error: { message: 'no answer within 10 s' } }).warnings).toEqual([expect.stringMatching(/^could not list the nodes of cluster lab \(no answer within 10 s\).*amun cluster check/)]);
   });
 });

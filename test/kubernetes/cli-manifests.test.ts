@@ -5,32 +5,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { main } from '../../cli/program.js';
+import { amunInProcess as amun } from '../support/cli.js';
 import { tempDir } from '../support/stack.js';
 import { validateManifest } from './support/fixtures.js';
-
-async function amun(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const writes = { out: process.stdout.write, err: process.stderr.write };
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    process.exitCode = undefined;
-    const code = await main(['node', 'amun', ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = writes.out;
-    process.stderr.write = writes.err;
-    process.exitCode = undefined;
-  }
-}
 
 describe('amun manifests', () => {
   const dir = tempDir('amun-cli-manifests-');

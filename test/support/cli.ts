@@ -37,3 +37,31 @@ export function amun(args: string[], options: { env?: Record<string, string>; in
   });
 }
 
+
+/**
+ * `amun ARGS` in this process (cli/program.ts's main), stdout and stderr captured: for commands
+ * that start no embedded stack, without the seconds a child process takes to load.
+ */
+export async function amunInProcess(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { main } = await import('../../cli/program.js');
+  let stdout = '';
+  let stderr = '';
+  const writes = { out: process.stdout.write, err: process.stderr.write };
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    stdout += String(chunk);
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    process.exitCode = undefined;
+    const code = await main(['node', 'amun', ...args]);
+    return { code, stdout, stderr };
+  } finally {
+    process.stdout.write = writes.out;
+    process.stderr.write = writes.err;
+    process.exitCode = undefined;
+  }
+}

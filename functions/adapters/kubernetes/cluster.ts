@@ -66,8 +66,13 @@ export interface ClusterDeps {
   store: ObjectStore;
   records: InspectionRecords;
   clock: Clock;
-  /** The functions' AWS identity: EKS tokens, upload grants, ECR tokens. */
+  /** The functions' AWS identity: EKS tokens, ECR tokens, the upload role's sessions; and the upload grants' signature when there is no upload role. */
   credentials: CredentialsProvider;
+  /**
+   * The store's own credentials, when they are not the AWS identity (the embedded store's fixed
+   * key): grants for that store are signed with them.
+   */
+  storeCredentials?: CredentialsProvider;
   /** Tests: an API to use instead of the configured one. */
   api?: KubeApi;
   /** Tests: a signer or registry client of their own. */
@@ -181,8 +186,8 @@ export function makeKubernetesCluster(config: Config, deps: ClusterDeps): Kubern
   const api = deps.api ?? kubeApi(config, deps);
   const { uploadRoleArn } = config.kubernetes;
   const grantCredentials = uploadRoleArn
-    ? assumedRoleGrantCredentials({ roleArn: uploadRoleArn, assumeRole: stsAssumeRole({ region: config.region, credentials: deps.credentials, clock: deps.clock }), clock: deps.clock })
-    : deps.credentials;
+    ? assumedRoleGrantCredentials({ roleArn: uploadRoleArn, assumeRole: stsAssumeRole({ region: config.region, credentials: deps.credentials, clock: deps.clock, endpoint: config.kubernetes.stsEndpoint }), clock: deps.clock })
+    : (deps.storeCredentials ?? deps.credentials);
   const signer = deps.signer ?? new S3UploadSigner({ bucket: config.bucket, region: config.region, endpoint: settings.storage.endpoint, credentials: grantCredentials, clock: deps.clock });
   // The functions read manifests with their own identity: ECR tokens for ECR; anonymous (or a
   // Bearer challenge without credentials) for other registries.

@@ -52,6 +52,11 @@ export interface LabelMap {
    * by the families built on that CPU (CPU_INSTANCE_FAMILIES) instead of by CPU labels of their own.
    */
   instanceFamily?: string;
+  /**
+   * The autoscaler that launches nodes for these labels (Karpenter, EKS Auto Mode): a cluster may
+   * have no node that carries them until a pod asks for one.
+   */
+  provisioner?: string;
 }
 
 export type LabelPreset = 'nfd' | 'karpenter' | 'eks-auto' | 'amun';
@@ -127,6 +132,7 @@ export const LABEL_PRESETS: Readonly<Record<LabelPreset, LabelMap>> = {
     },
     gpuProduct: { key: 'karpenter.k8s.aws/instance-gpu-name', value: karpenterGpuName },
     instanceFamily: 'karpenter.k8s.aws/instance-family',
+    provisioner: 'Karpenter',
   },
   'eks-auto': {
     name: 'eks-auto',
@@ -135,6 +141,7 @@ export const LABEL_PRESETS: Readonly<Record<LabelPreset, LabelMap>> = {
     },
     gpuProduct: { key: 'eks.amazonaws.com/instance-gpu-name', value: karpenterGpuName },
     instanceFamily: 'eks.amazonaws.com/instance-family',
+    provisioner: 'EKS Auto Mode',
   },
   amun: {
     name: 'amun',
