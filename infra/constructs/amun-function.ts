@@ -201,6 +201,7 @@ export class AmunFunction extends Construct {
     this.setEnv(ENV.k8sNamespace, cluster.namespace);
     this.setEnv(ENV.k8sLabelPreset, cluster.labelPreset);
     this.setEnv(ENV.registry, cluster.repository.repositoryUri);
+    this.setEnv(ENV.k8sCacheRepo, cluster.cacheRepository.repositoryUri);
     if (cluster.builderImage) this.setEnv(ENV.builderImage, cluster.builderImage);
     if (cluster.uploaderImage) this.setEnv(ENV.k8sUploaderImage, cluster.uploaderImage);
     if (cluster.allowUnpinnedImages) this.setEnv(ENV.k8sAllowUnpinnedImages, 'true');

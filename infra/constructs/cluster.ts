@@ -11,6 +11,7 @@ import { AccountPrincipal, PolicyStatement, Role, ServicePrincipal } from 'aws-c
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { DEFAULT_CACHE_TTL_HOURS } from '../../functions/adapters/kubernetes/manifests/settings.js';
 import { Layout } from '../../functions/core/layout.js';
 import type { AmunContext } from '../context.js';
 import { acknowledge, providerFunctionAcks, wildcardFindings } from '../nag.js';
@@ -43,6 +44,8 @@ export class AmunCluster extends Construct {
   readonly endpoint: string;
   readonly caData: string;
   readonly repository: Repository;
+  /** kaniko's layer cache (`<images repository>-cache`, AMUN_K8S_CACHE_REPO's default): layers expire, a miss only rebuilds. */
+  readonly cacheRepository: Repository;
   readonly builderRole: Role;
   /** The role whose one-hour sessions sign the pods' upload grants (AMUN_K8S_UPLOAD_ROLE_ARN): it may only put what pods upload. */
   readonly uploadRole: Role;
@@ -113,6 +116,17 @@ export class AmunCluster extends Construct {
       ],
     });
 
+    this.cacheRepository = new Repository(this, 'LayerCache', {
+      repositoryName: `${props.ecrRepositoryName}-cache`,
+      imageScanOnPush: false,
+      // kaniko tags each cached layer with the key of the step that made it, and pushes it again when stale.
+      imageTagMutability: TagMutability.MUTABLE,
+      // A cache: nothing in it is data, so it goes with the stack.
+      removalPolicy: RemovalPolicy.DESTROY,
+      emptyOnDelete: true,
+      lifecycleRules: [{ description: 'cached layers are rebuilt when gone', tagStatus: TagStatus.ANY, maxImageAge: Duration.days(Math.ceil(DEFAULT_CACHE_TTL_HOURS / 24)) }],
+    });
+
     this.builderRole = this.makeBuilderRole(c, props.store);
     this.uploadRole = this.makeUploadRole(c, props.store);
     new CfnPodIdentityAssociation(this, 'BuilderIdentity', {
@@ -146,7 +160,7 @@ export class AmunCluster extends Construct {
       },
       {
         statement: new PolicyStatement({ sid: 'EcrLogin', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }),
-        reason: 'ecr:GetAuthorizationToken (registry login) supports no resource-level permissions; pushing is limited to the one repository below.',
+        reason: 'ecr:GetAuthorizationToken (registry login) supports no resource-level permissions; pushing is limited to the images repository and its layer cache below.',
       },
       {
         statement: new PolicyStatement({
@@ -160,7 +174,7 @@ export class AmunCluster extends Construct {
             'ecr:CompleteLayerUpload',
             'ecr:PutImage',
           ],
-          resources: [this.repository.repositoryArn],
+          resources: [this.repository.repositoryArn, this.cacheRepository.repositoryArn],
         }),
       },
     ];

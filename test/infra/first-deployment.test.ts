@@ -7,7 +7,8 @@
  */
 import { Match } from 'aws-cdk-lib/assertions';
 import { awsRoutes } from '../../infra/stack.js';
-import { functionResource, functionStatements, logicalId, synth, type Synthesized } from './support.js';
+import { DEFAULT_CACHE_TTL_HOURS } from '../../functions/adapters/kubernetes/manifests/settings.js';
+import { functionResource, functionStatements, logicalId, roleStatements, synth, type Synthesized } from './support.js';
 
 let dev: Synthesized;
 let prod: Synthesized;
@@ -117,5 +118,25 @@ describe('S3 event queues take messages from this bucket in this account', () =>
         expect({ id, conditions: Object.keys(st.Condition ?? {}).sort() }).toEqual({ id, conditions: ['ArnLike', 'StringEquals'] });
       }
     }
+  });
+});
+
+describe("kaniko's layer cache", () => {
+  it('has a repository of its own beside the images one, emptied and deleted with the stack, layers expiring as the functions stop using them', () => {
+    const cache = dev.json.Resources[logicalId(dev, dev.stack.cluster.cacheRepository.node.defaultChild)] as { DeletionPolicy?: string; Properties: any };
+    const images = dev.json.Resources[logicalId(dev, dev.stack.cluster.repository.node.defaultChild)] as { Properties: any };
+    expect(cache.Properties.RepositoryName).toBe(`${images.Properties.RepositoryName}-cache`);
+    expect(cache.DeletionPolicy).toBe('Delete');
+    expect(cache.Properties.EmptyOnDelete).toBe(true);
+    const rules = JSON.parse(cache.Properties.LifecyclePolicy.LifecyclePolicyText).rules as Array<{ selection: { countUnit: string; countNumber: number } }>;
+    expect(rules.map((r) => r.selection)).toEqual([expect.objectContaining({ countUnit: 'days', countNumber: DEFAULT_CACHE_TTL_HOURS / 24 })]);
+  });
+
+  it('the builder may push and pull it; the functions name it to kaniko', () => {
+    const statements = roleStatements(dev, logicalId(dev, dev.stack.cluster.builderRole.node.defaultChild));
+    const push = statements.find((st) => st.Sid === 'PushImages')!;
+    expect(JSON.stringify(push.Resource)).toContain(logicalId(dev, dev.stack.cluster.cacheRepository.node.defaultChild));
+    const env = functionResource(dev, dev.stack.functions.get('build')!).Properties.Environment.Variables;
+    expect(JSON.stringify(env.AMUN_K8S_CACHE_REPO)).toContain(logicalId(dev, dev.stack.cluster.cacheRepository.node.defaultChild));
   });
 });
