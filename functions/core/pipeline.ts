@@ -8,8 +8,9 @@
  *   duplicate that finds another's claim leaves the build to it (the claimant's own redelivery,
  *   after a crash, carries the same delivery id and goes on);
  * - outcomes (`build/status`, `results/<n>/result`): created once, the first writer wins;
- * - the summary: a compare-and-swap on its ETag, recomputed from the store on conflict, so a
- *   slower index invocation can never write an older view over a newer one;
+ * - the summary: a compare-and-swap on its ETag, so a slower index invocation can never write an
+ *   older view over a newer one; a result is folded into the summary read (the items it lists
+ *   say which are counted), the last one and every other change recompute it from the store;
  * - the completion message: its marker is created (claimed) before the send, so of racing index
  *   invocations one sends.
  */
@@ -22,7 +23,7 @@ import type { Clock, Executor, MessageQueue } from './ports.js';
 import type { InspectionRecords } from './records.js';
 import { syntheticResult } from './results.js';
 import { reportedScript, type Specification } from './specification.js';
-import { computeSummary } from './summary.js';
+import { addItem, computeSummary } from './summary.js';
 import { inspectionMetrics } from './explorer.js';
 import { toProblems, validators } from './validation.js';
 
@@ -47,6 +48,32 @@ export interface Delivery {
 const COMPLETION_CLAIM_STALE_MS = 5 * 60_000;
 /** Compare-and-swap rounds for the summary before giving up (and letting the message be retried). */
 const SUMMARY_ATTEMPTS = 20;
+/** Specifications (a few KB each) and build statuses kept in memory by a pipeline. */
+const CACHE_SIZE = 256;
+
+/** The last `size` values by key, for objects that never change once stored. */
+class Recent<T> {
+  private readonly values = new Map<string, T>();
+  constructor(private readonly size: number) {}
+
+  peek(key: string): T | undefined {
+    return this.values.get(key);
+  }
+
+  set(key: string, value: T): void {
+    this.values.delete(key);
+    if (this.values.size >= this.size) this.values.delete(this.values.keys().next().value!);
+    this.values.set(key, value);
+  }
+
+  async get(key: string, read: () => Promise<T>): Promise<T> {
+    const cached = this.values.get(key);
+    if (cached !== undefined) return cached;
+    const value = await read();
+    this.set(key, value);
+    return value;
+  }
+}
 
 /**
  * At most `limit` at once, per key, in arrival order: how many items of one inspection run at a
@@ -80,6 +107,9 @@ export class Pipeline {
   private readonly running = new Map<string, Promise<Outcome>>();
   /** Items of one inspection running at once, at most its `run.parallelism`. */
   private readonly lanes = new Lanes();
+  /** What never changes once stored, by inspection: specifications, successful builds' statuses. */
+  private readonly specs = new Recent<Specification>(CACHE_SIZE);
+  private readonly builds = new Recent<BuildStatus>(CACHE_SIZE);
 
   constructor(private readonly deps: PipelineDeps) {}
 
@@ -179,9 +209,9 @@ export class Pipeline {
     const { records, executor } = this.deps;
     if (!executor.runItem) throw new Error(`the ${executor.kind} executor does not run items one by one`);
     if (await records.hasResult(id, item)) return 'skipped';
-    const spec = await records.specification(id);
+    const spec = await this.specification(id);
     if (item < 0 || item >= spec.batch_size) throw new CorruptDataError(`item ${item} is outside the batch of ${id}`);
-    const build = await records.buildStatus(id);
+    const build = await this.succeededBuild(id);
     if (build?.state !== 'succeeded') throw new CorruptDataError(`item ${item} of ${id} has no successful build to run on`);
     const release = await this.lanes.acquire(id, spec.run?.parallelism ?? 1);
     try {
@@ -258,10 +288,56 @@ export class Pipeline {
     return 'done';
   }
 
-  /** index: a result appeared. Recompute the summary; announce completion once. */
-  async index(id: string, delivery: Delivery = {}): Promise<Outcome> {
+  /**
+   * index: item `item`'s result appeared. While the runs are under way the summary takes the one
+   * new result (the summary, the result and the cached specification: three store operations,
+   * however large the batch), swapped in over the version read, as refresh does; an item counted
+   * already changes nothing. The last item, and any case the fold cannot decide, recompute the
+   * summary from every stored object once (refresh), which also writes the metrics and announces
+   * completion. Without an item (older callers), refresh.
+   */
+  async index(id: string, delivery: Delivery & { item?: number } = {}): Promise<Outcome> {
+    const { records } = this.deps;
+    const { item } = delivery;
+    if (item === undefined) {
+      await this.refresh(id, delivery);
+      return 'done';
+    }
+    let report: RunReport | 'invalid' | undefined;
+    for (let attempt = 1; attempt <= SUMMARY_ATTEMPTS; attempt++) {
+      const current = await records.summary(id);
+      if (current?.summary.items.some((i) => i.item === item)) {
+        // Counted already (a redelivery): only a completion still owed is left to do (the marker is written after the metrics).
+        if (current.summary.finished) {
+          const marker = await records.completion(id);
+          if (!marker || marker.sending) await this.refresh(id, delivery);
+        }
+        return 'skipped';
+      }
+      if (!current || current.summary.state !== 'running') break;
+      const spec = await this.specification(id);
+      report ??= await records.report(id, item);
+      if (report === undefined) break;
+      const next = addItem(current.summary, spec, item, report);
+      if (!next) break;
+      if (await records.swapSummary(id, next, current)) return 'done';
+    }
     await this.refresh(id, delivery);
     return 'done';
+  }
+
+  /** The specification (created once, never changed), read once per process while it is in the cache. */
+  private specification(id: string): Promise<Specification> {
+    return this.specs.get(id, () => this.deps.records.specification(id));
+  }
+
+  /** A successful build's status (created once, never changed), read once per process while it is in the cache. */
+  private async succeededBuild(id: string): Promise<BuildStatus | undefined> {
+    const cached = this.builds.peek(id);
+    if (cached) return cached;
+    const build = await this.deps.records.buildStatus(id);
+    if (build?.state === 'succeeded') this.builds.set(id, build);
+    return build;
   }
 
   /**

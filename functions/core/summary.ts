@@ -30,20 +30,28 @@ export function itemFailed(report: RunReport | 'invalid'): boolean {
   return report === 'invalid' || report.exit_code !== 0 || report.reason !== null;
 }
 
+type ItemEntry = InspectionSummary['items'][number];
+
+/** An item as the summary counts it: failed when it did not exit 0 or has a reason (hardware_mismatch included). */
+function entryFailed(entry: Pick<ItemEntry, 'exit_code' | 'reason'>): boolean {
+  return entry.exit_code !== 0 || entry.reason !== null;
+}
+
+/** The counts the summary derives from its items. */
+function counts(items: ReadonlyArray<ItemEntry>): Pick<InspectionSummary, 'items_done' | 'items_failed' | 'hardware_mismatches'> {
+  return { items_done: items.length, items_failed: items.filter(entryFailed).length, hardware_mismatches: items.filter((i) => i.hardware_match === false).length };
+}
+
 export function computeSummary({ inspectionId, spec, build, results }: SummaryInputs): InspectionSummary {
   // The original service wrote no build status: results exist only from a stack that built.
   const buildState = build?.state ?? (results.size > 0 ? 'succeeded' : undefined);
   const batchSize = spec.batch_size ?? 1;
   const hasScript = typeof spec.script === 'string' && spec.script.length > 0;
-  const items = [...results.entries()]
+  const items: ItemEntry[] = [...results.entries()]
     .filter(([item]) => item >= 0 && item < batchSize)
     .sort(([a], [b]) => a - b)
     .map(([item, report]) => ({ item, ...itemOutcome(spec, report) }));
-  const failed = items.filter((i) => {
-    const report = results.get(i.item)!;
-    return itemFailed(report) || i.reason === 'hardware_mismatch';
-  }).length;
-  const mismatches = items.filter((i) => i.hardware_match === false).length;
+  const { items_failed: failed } = counts(items);
 
   let state: InspectionSummary['state'];
   let finished = false;
@@ -73,14 +81,29 @@ export function computeSummary({ inspectionId, spec, build, results }: SummaryIn
     batch_size: batchSize,
     build: buildState ?? null,
     build_reason: build?.reason ?? null,
-    items_done: items.length,
-    items_failed: failed,
-    hardware_mismatches: mismatches,
+    ...counts(items),
     finished,
     finished_at: finishedAt,
     has_script: hasScript,
     items,
   };
+}
+
+/**
+ * The summary with one more item's result, without reading the others: what computeSummary gives
+ * over the same results, for an inspection whose runs are under way (built, with a script) and
+ * that this item does not finish. Undefined when the fold cannot tell, and the caller computes
+ * the summary from every stored object instead: the item is counted already or outside the
+ * batch, the build is not a success the summary knows, or this is the last item (its finished_at
+ * and the metrics need every result).
+ */
+export function addItem(summary: InspectionSummary, spec: InspectionSpecification, item: number, report: RunReport | 'invalid'): InspectionSummary | undefined {
+  if (summary.finished || summary.build !== 'succeeded' || summary.has_script !== true || summary.state !== 'running') return undefined;
+  if (!Number.isInteger(item) || item < 0 || item >= summary.batch_size) return undefined;
+  if (summary.items.some((i) => i.item === item)) return undefined;
+  if (summary.items.length + 1 >= summary.batch_size) return undefined;
+  const items = [...summary.items, { item, ...itemOutcome(spec, report) }].sort((a, b) => a.item - b.item);
+  return { ...summary, ...counts(items), items };
 }
 
 /** Reasons that mean Amun could not build or run, not that the stack or the script failed. */

@@ -7,9 +7,9 @@ import type { SqsHandler } from '../lib/sqs.js';
 export function makeIndexHandler(app: Pick<App, 'pipeline' | 'layout'>): SqsHandler {
   return layoutObjectHandler(app, makeLogger('index'), {
     object: 'result',
-    run: async ({ id }, deliveryId) => {
-      await app.pipeline.index(id, { deliveryId });
-      return 'summary updated';
+    run: async (object, deliveryId) => {
+      const outcome = await app.pipeline.index(object.id, { deliveryId, ...(object.kind === 'result' ? { item: object.item } : {}) });
+      return outcome === 'skipped' ? 'result counted already' : 'summary updated';
     },
   });
 }

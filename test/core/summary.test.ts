@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { BuildStatus, InspectionSpecification, RunReport } from '../../functions/core/generated/types.js';
-import { computeSummary, workflowView } from '../../functions/core/summary.js';
+import { addItem, computeSummary, workflowView } from '../../functions/core/summary.js';
 import { fromOriginalReport, syntheticResult } from '../../functions/core/results.js';
 import { validators } from '../../functions/core/validation.js';
 
@@ -117,5 +117,57 @@ describe('run.hardware_mismatch', () => {
     expect(summary).toMatchObject({ state: 'failed', items_failed: 1, hardware_mismatches: 1 });
     expect(summary.items.map((i) => i.reason)).toEqual([null, 'hardware_mismatch', null]);
     expect(validators.specification({ ...asked, run: { hardware_mismatch: 'sometimes' } })).toBe(false);
+  });
+});
+
+describe('addItem: one result folded into the summary without reading the others', () => {
+  const batch = 7;
+  const big: InspectionSpecification = { ...spec, batch_size: batch, run: { requests: { hardware: { cpu_family: 6 } } } };
+  const outcome = fc.constantFrom<'ok' | 'exit' | 'invalid' | 'mismatch' | 'reason'>('ok', 'exit', 'invalid', 'mismatch', 'reason');
+  const made = (item: number, kind: 'ok' | 'exit' | 'invalid' | 'mismatch' | 'reason'): RunReport | 'invalid' => {
+    if (kind === 'invalid') return 'invalid';
+    const r = report(item, kind === 'exit' ? 2 : 0, `2026-01-01T00:00:${String(10 + item).padStart(2, '0')}Z`);
+    if (kind === 'reason') return { ...r, reason: 'deadline', message: 'late' };
+    return { ...r, hardware_match: kind === 'mismatch' ? false : true };
+  };
+
+  it('gives what computeSummary gives over the same results, in any order, until the last item, which it leaves to a full recompute', () => {
+    fc.assert(
+      fc.property(fc.shuffledSubarray([0, 1, 2, 3, 4, 5, 6], { minLength: batch, maxLength: batch }), fc.array(outcome, { minLength: batch, maxLength: batch }), fc.constantFrom<'record' | 'fail'>('record', 'fail'), (order, kinds, policy) => {
+        const s: InspectionSpecification = { ...big, run: { ...big.run, hardware_mismatch: policy } };
+        const results = new Map<number, RunReport | 'invalid'>();
+        let summary = computeSummary({ inspectionId: 'i', spec: s, build, results });
+        for (const [at, item] of order.entries()) {
+          const r = made(item, kinds[item]!);
+          const next = addItem(summary, s, item, r);
+          results.set(item, r);
+          const full = computeSummary({ inspectionId: 'i', spec: s, build, results });
+          if (at === batch - 1) {
+            expect(next).toBeUndefined();
+            expect(full.finished).toBe(true);
+          } else {
+            expect(JSON.stringify(next)).toBe(JSON.stringify(full));
+            expect(validators.summary(next)).toBe(true);
+            // A redelivered item is not counted twice.
+            expect(addItem(next!, s, item, r)).toBeUndefined();
+            summary = next!;
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('leaves to a full recompute what it cannot decide: no successful build, no script, an item outside the batch, a finished summary', () => {
+    const r = report(0, 0, '2026-01-01T00:00:10Z');
+    expect(addItem(computeSummary({ inspectionId: 'i', spec: big, build: undefined, results: new Map() }), big, 0, r)).toBeUndefined();
+    expect(addItem(computeSummary({ inspectionId: 'i', spec: big, build: { ...build, state: 'failed' }, results: new Map() }), big, 0, r)).toBeUndefined();
+    const { script: _s, ...noScript } = big;
+    expect(addItem(computeSummary({ inspectionId: 'i', spec: noScript, build, results: new Map() }), noScript, 0, r)).toBeUndefined();
+    const running = computeSummary({ inspectionId: 'i', spec: big, build, results: new Map() });
+    expect(addItem(running, big, batch, r)).toBeUndefined();
+    expect(addItem(running, big, -1, r)).toBeUndefined();
+    expect(addItem(running, big, 1.5, r)).toBeUndefined();
+    expect(addItem(running, big, 0, r)).toMatchObject({ items_done: 1, state: 'running' });
   });
 });
