@@ -24,7 +24,7 @@ import type {
 } from './generated/types.js';
 import { parseTimestamp } from './specification.js';
 import { bootstrapRatioInterval, mannWhitneyU, mean, median, quantile, sampleStdev } from './stats.js';
-import { computeSummary, itemFailed, itemOutcome, type SummaryInputs } from './summary.js';
+import { computeSummary, itemOutcome, type SummaryInputs } from './summary.js';
 
 export type MetricSource = MetricStats['source'];
 
@@ -199,13 +199,20 @@ function storedResults(inputs: SummaryInputs): Array<[number, RunReport | 'inval
   return [...inputs.results.entries()].filter(([item]) => Number.isInteger(item) && item >= 0 && item < batchSize).sort(([a], [b]) => a - b);
 }
 
+/** A run that ended well as the summary counts it: exit 0, no reason (a run on other hardware under run.hardware_mismatch: fail has one). */
+function endedWell(spec: InspectionSpecification, report: RunReport | 'invalid'): boolean {
+  const outcome = itemOutcome(spec, report);
+  return outcome.exit_code === 0 && outcome.reason === null;
+}
+
 function collect(inputs: SummaryInputs): Inspection {
   const batchSize = batchSizeOf(inputs.spec);
   const results = storedResults(inputs);
   const metrics = new Map<string, Collected>();
   for (const [item, report] of results) {
     if (report === 'invalid') continue;
-    const ok = !itemFailed(report);
+    // As the summary counts the item: a run on other hardware than asked, under run.hardware_mismatch: fail, failed.
+    const ok = endedWell(inputs.spec, report);
     for (const { name, source, value } of runMetrics(report).metrics) {
       let entry = metrics.get(name);
       if (!entry) metrics.set(name, (entry = { source, values: new Array<number | null>(batchSize).fill(null), ok: [] }));
@@ -419,7 +426,7 @@ interface Prepared {
 
 function prepare(inputs: SummaryInputs): Prepared {
   const inspection = collect(inputs);
-  const okRuns = inspection.results.filter(([, report]) => !itemFailed(report)).length;
+  const okRuns = inspection.results.filter(([, report]) => endedWell(inputs.spec, report)).length;
   return { inputs, brief: brief(inputs), inspection, order: [...statsByName(inputs, inspection).keys()], okRuns };
 }
 

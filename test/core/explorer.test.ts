@@ -153,6 +153,19 @@ describe('inspectionMetrics', () => {
     expect(validators.metricsAnswer({ ...answer, parameters: {} })).toBe(true);
   });
 
+  it('under run.hardware_mismatch: fail, a run on other hardware than asked counts as failed: its values are shown, not in the statistics', () => {
+    const requests = { hardware: { cpu_family: 25 } };
+    const base = inspection('i', '2026-01-01T00:00:00', [2, 4, 6], exampleHwinfo, { run: { requests } });
+    // As the pipeline stamps them: the runs were not on the hardware asked for.
+    const asked = { ...base, results: new Map([...base.results].map(([item, r]) => [item, r === 'invalid' ? r : { ...r, hardware_match: false }])) };
+    const record = inspectionMetrics(asked);
+    expect(record.metrics.elapsed).toMatchObject({ n: 3, values: [2, 4, 6] });
+    expect(record.runs.map((r) => r.hardware_match)).toEqual([false, false, false]);
+    const fail = inspectionMetrics({ ...asked, spec: { ...asked.spec, run: { requests, hardware_mismatch: 'fail' } } });
+    expect(fail.metrics.elapsed).toMatchObject({ n: 0, median: null, values: [2, 4, 6] });
+    expect(fail.runs.map((r) => r.reason)).toEqual(['hardware_mismatch', 'hardware_mismatch', 'hardware_mismatch']);
+  });
+
   it('leaves statistics null where fewer values than they need', () => {
     const one = inspectionMetrics(inspection('i', '2026-01-01T00:00:00', [3]));
     expect(one.metrics.elapsed).toMatchObject({ n: 1, median: 3, mean: 3, stdev: null, cv: null });

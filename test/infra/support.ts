@@ -80,3 +80,9 @@ export function functionResource(s: Synthesized, fn: AmunFunction): { Type: stri
   if (!resource) throw new Error(`no resource for ${fn.node.path}`);
   return resource as { Type: string; Properties: any };
 }
+
+/** A function's asset in the cloud assembly: the folder `cdk deploy` zips and uploads as its code. */
+export function assetDir(s: Synthesized, fn: AmunFunction): string {
+  const key = String(functionResource(s, fn).Properties.Code.S3Key);
+  return join(s.assembly.directory, `asset.${key.replace(/\.zip$/, '')}`);
+}

@@ -35,12 +35,14 @@ import { cpuPinnedSpec, settings } from './support/fixtures.js';
 import { runItemPod, type PodSource } from './support/pods.js';
 import { manifestFor, startFakeRegistry, type FakeRegistry } from './support/registry.js';
 import { BUCKET, REGION, startEmbeddedS3, type EmbeddedS3 } from './support/s3.js';
-import { startFakeSts, startS3Gate, type FakeSts, type S3Gate } from './support/sts-and-s3-checks.js';
+import { startFakeSts, type FakeSts } from '../support/fake-sts.js';
+import { startS3Gate, type S3Gate } from './support/sts-and-s3-checks.js';
 
 const T0 = new Date('2025-03-01T10:00:00Z');
 const ID = 'inspection-long-run-0123abcd';
 const ROLE = 'arn:aws:iam::123456789012:role/dev-amun-upload-grants';
-const FUNCTIONS_KEY = 'AKIAFUNCTIONSEXAMPLE';
+/** The functions' own identity: the one caller STS knows. */
+const FUNCTIONS = { accessKeyId: 'AKIAFUNCTIONSEXAMPLE', secretAccessKey: 'functions-secret', sessionToken: 'functions-token' };
 /** Per run; the Job's deadline covers its three runs one after another: 2 h 51 min, almost three upload sessions. */
 const DEADLINE_SECONDS = 3000;
 const layout = new Layout('inspections');
@@ -61,14 +63,13 @@ describe('upload grants outlive the sessions that sign them', () => {
     fake = await startFakeApiServer({ dir: dir.path, start: T0 });
     s3 = await startEmbeddedS3(join(dir.path, 's3'));
     registry = await startFakeRegistry();
-    sts = await startFakeSts({ now: clock.now, callerKey: FUNCTIONS_KEY, roleArn: ROLE });
+    sts = await startFakeSts({ region: REGION, now: clock.now, callers: [FUNCTIONS], roles: { [ROLE]: [FUNCTIONS.accessKeyId] } });
     gate = await startS3Gate({ target: s3.endpoint, now: clock.now, sessions: () => sts.sessions, region: REGION });
-    const functionsCredentials = async () => ({ accessKeyId: FUNCTIONS_KEY, secretAccessKey: 'functions-secret', sessionToken: 'functions-token' });
     const signer = new S3UploadSigner({
       bucket: BUCKET,
       region: REGION,
       endpoint: gate.url,
-      credentials: assumedRoleGrantCredentials({ roleArn: ROLE, assumeRole: stsAssumeRole({ region: REGION, credentials: functionsCredentials, clock, endpoint: sts.url }), clock }),
+      credentials: assumedRoleGrantCredentials({ roleArn: ROLE, assumeRole: stsAssumeRole({ region: REGION, credentials: async () => FUNCTIONS, clock, endpoint: sts.url }), clock }),
       clock,
     });
     const api = new ClientNodeKubeApi(kubeconfigFile(fake.kubeconfig), 'amun');
@@ -111,7 +112,8 @@ describe('upload grants outlive the sessions that sign them', () => {
     jobDeadline = fake.get('Job', jobName)!.spec.activeDeadlineSeconds as number;
     expect(jobDeadline).toBe(runJobDeadline(spec.batch_size ?? 1, spec.run?.parallelism ?? 1, DEADLINE_SECONDS));
     expect(jobDeadline).toBeGreaterThan(2.5 * UPLOAD_SESSION_SECONDS);
-    expect(sts.calls).toEqual([{ roleArn: ROLE, durationSeconds: UPLOAD_SESSION_SECONDS, sessionName: UPLOAD_SESSION_NAME, signedBy: FUNCTIONS_KEY }]);
+    expect(sts.calls).toEqual([{ roleArn: ROLE, durationSeconds: UPLOAD_SESSION_SECONDS, sessionName: UPLOAD_SESSION_NAME, signedBy: FUNCTIONS.accessKeyId }]);
+    expect(sts.rejected).toEqual([]);
     expect(grantEnds()).toBe(minutes(60).toISOString());
     firstGrant = structuredClone(fake.get('Secret', secretName)) as typeof firstGrant;
     expect(policyOf(firstGrant).expiration).toBe(minutes(60).toISOString());
@@ -131,6 +133,7 @@ describe('upload grants outlive the sessions that sign them', () => {
     // 20 minutes ahead of each end: sessions from 0, 45 and 90 min end at 60, 105 and 150; the one from 135 outlasts the deadline and its margin.
     expect(renewedAt).toEqual([45, 90, 135]);
     expect(sts.calls).toHaveLength(4);
+    expect(sts.rejected).toEqual([]);
     const needed = new Date(T0.getTime() + (jobDeadline + GRANT_MARGIN_SECONDS) * 1000);
     expect(needed.getTime()).toBeLessThan(minutes(195).getTime());
     expect(grantEnds()).toBe(needed.toISOString());
@@ -211,10 +214,15 @@ describe('grant renewal decisions', () => {
   });
 
   it('an STS refusal fails with its code and message', async () => {
-    const refusing = await startFakeSts({ now: () => T0, callerKey: 'AKIASOMEONEELSE', roleArn: ROLE });
+    // A caller whose signature verifies, but whom the role does not admit.
+    const refusing = await startFakeSts({ region: REGION, now: () => T0, callers: [FUNCTIONS], roles: { [ROLE]: ['AKIASOMEONEELSE'] } });
     try {
-      const assume = stsAssumeRole({ region: REGION, credentials: async () => ({ accessKeyId: FUNCTIONS_KEY, secretAccessKey: 'x' }), clock: { now: () => T0 }, endpoint: refusing.url });
+      const assume = stsAssumeRole({ region: REGION, credentials: async () => FUNCTIONS, clock: { now: () => T0 }, endpoint: refusing.url });
       await expect(assume({ RoleArn: ROLE, RoleSessionName: UPLOAD_SESSION_NAME, DurationSeconds: 3600 })).rejects.toThrow(/HTTP 403, AccessDenied\): User: AKIAFUNCTIONSEXAMPLE is not authorized to perform: sts:AssumeRole/);
+      // One that signs with the wrong secret does not get as far.
+      const forged = stsAssumeRole({ region: REGION, credentials: async () => ({ ...FUNCTIONS, secretAccessKey: 'guessed' }), clock: { now: () => T0 }, endpoint: refusing.url });
+      await expect(forged({ RoleArn: ROLE, RoleSessionName: UPLOAD_SESSION_NAME, DurationSeconds: 3600 })).rejects.toThrow(/HTTP 403, SignatureDoesNotMatch\)/);
+      expect(refusing.calls).toEqual([]);
     } finally {
       await refusing.close();
     }
