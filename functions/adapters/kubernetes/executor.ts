@@ -39,7 +39,6 @@ import { tarGz } from './tar.js';
 import { grantAnnotation, grantNeededUntil, UploadGrants } from './upload-grants.js';
 import type { UploadSigner } from './upload-signer.js';
 
-
 export interface KubernetesExecutorDeps {
   api: KubeApi;
   records: InspectionRecords;
