@@ -6,12 +6,17 @@
  *   - submit: POST /api/v1/inspect with a script-less spec (no runs; the builds still run in the
  *     background on the same machine and store, so they share the CPU with the API);
  *   - status: GET /api/v1/inspect/{id}/status over the inspections submitted before.
- * Prints requests/s, p50 and p99 latency, store operations per request and work-queue messages
- * per request, next to the targets (≥ 200 submits/s and p99 < 100 ms at 8 clients).
+ * Prints requests/s, p50 and p99 latency, store operations per request, work-queue messages per
+ * request and CPU time per request of each thread (the API's, the rest of the stack's process:
+ * the S3/SQS server thread and Node's helpers, and the load generator's), next to the targets
+ * (≥ 200 submits/s and p99 < 100 ms at 8 clients). Then what one script-only inspection stores
+ * at submit (its build held), next to its target (< 5 KB), and what every inspection shares,
+ * stored once.
  *
  * Store operations are counted twice: all of them (`stack.app.store.stats`, which includes the
  * background builds), and those made while answering requests (attributed with AsyncLocalStorage:
  * every queue-triggered handler runs inside a marked context, everything else is the API).
+ * Conditional writes count as puts, versioned reads as gets, as in the store's own counters.
  *
  * Environment: BENCH_SCALE (default 1) multiplies the request counts; BENCH_MAX_SECONDS (default
  * 20) bounds each phase; BENCH_BUILDS=hold keeps the build stage from running until the end (the API
@@ -24,6 +29,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
 import type { LoadJob, LoadResult } from './load-worker.js';
+import { threadCpuMs } from './thread-cpu.js';
 
 process.env.AMUN_LOG_LEVEL ??= 'WARN';
 // Imported after the log level is set: the logger reads it when its module loads.
@@ -31,6 +37,8 @@ const { startLocalStack } = await import('../local/stack.js');
 
 type Op = 'get' | 'put' | 'exists' | 'list' | 'delete';
 const OPS: Op[] = ['get', 'put', 'exists', 'list', 'delete'];
+/** The store's methods, by the operation each counts as (as S3ObjectStore.stats counts them). */
+const METHODS: Record<string, Op> = { get: 'get', read: 'get', put: 'put', putIf: 'put', exists: 'exists', list: 'list', delete: 'delete' };
 type Counts = Record<Op, number>;
 const zero = (): Counts => ({ get: 0, put: 0, exists: 0, list: 0, delete: 0 });
 
@@ -39,10 +47,15 @@ const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 20);
 const HOLD_BUILDS = process.env.BENCH_BUILDS === 'hold';
 const CLIENTS = [1, 8, 32];
 const COUNTS = { submit: { 1: 100, 8: 400, 32: 800 }, status: { 1: 300, 8: 1500, 32: 3000 } } as const;
-const TARGET = { clients: 8, submitsPerSecond: 200, p99Ms: 100 };
+const TARGET = { clients: 8, submitsPerSecond: 200, p99Ms: 100, storedBytes: 5 * 1024 };
+/** Script-only inspections submitted to measure what each stores. */
+const STORAGE_SAMPLE = 20;
+const SCRIPT_ONLY = { base: 'registry.fedoraproject.org/fedora:40', identifier: 'bench-storage', script: 'import json\nprint(json.dumps({"answer": 42}))\n' };
 
 const dir = mkdtempSync(join(tmpdir(), 'amun-bench-'));
 const background = new AsyncLocalStorage<true>();
+/** Builds that start while this holds wait until the end (BENCH_BUILDS=hold: all of them). */
+let holdBuilds = HOLD_BUILDS;
 let releaseBuilds!: () => void;
 const buildsReleased = new Promise<void>((r) => (releaseBuilds = r));
 const stack = await startLocalStack({
@@ -52,17 +65,17 @@ const stack = await startLocalStack({
   waitTimeSeconds: 1,
   wrapHandler: (name, handler) => (event, context) =>
     background.run(true, async () => {
-      if (name === 'build' && HOLD_BUILDS) await buildsReleased;
+      if (name === 'build' && holdBuilds) await buildsReleased;
       return handler(event, context);
     }),
 });
 
 // Attribute store operations: the API's own, apart from the background stages'.
 const apiOps = zero();
-const store = stack.app.store as unknown as Record<Op, (...args: unknown[]) => Promise<unknown>>;
-for (const op of OPS) {
-  const original = store[op].bind(store);
-  store[op] = (...args: unknown[]) => {
+const store = stack.app.store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+for (const [method, op] of Object.entries(METHODS)) {
+  const original = store[method]!.bind(store);
+  store[method] = (...args: unknown[]) => {
     if (!background.getStore()) apiOps[op]++;
     return original(...args);
   };
@@ -70,15 +83,47 @@ for (const op of OPS) {
 
 const ids: string[] = [];
 const loader = new Worker(new URL('./load-worker.ts', import.meta.url), { execArgv: ['--import', 'tsx'] });
-function load(what: 'submit' | 'status', clients: number, total: number): Promise<LoadResult> {
+function load(what: 'submit' | 'status', clients: number, total: number, spec?: LoadJob['spec']): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     loader.once('message', (result: LoadResult) => {
       ids.push(...result.ids);
       resolve(result);
     });
     loader.once('error', reject);
-    loader.postMessage({ url: stack.apiUrl, what, clients, total, maxSeconds: MAX_SECONDS, ids } satisfies LoadJob);
+    loader.postMessage({ url: stack.apiUrl, what, clients, total, maxSeconds: MAX_SECONDS, ids, ...(spec ? { spec } : {}) } satisfies LoadJob);
   });
+}
+
+/**
+ * What the sample of script-only inspections stores (every object under `<prefix>/<id>/`, their
+ * builds held so that only what submit wrote is there; the listing entries are empty), and what
+ * they share, stored once (the blobs).
+ */
+async function storedAtSubmit(sample: string[]): Promise<{ perInspection: number; context: number; shared: number; blobs: number }> {
+  const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+  const { makeS3Client } = await import('../functions/adapters/clients.js');
+  const s3 = makeS3Client({ region: stack.config.region, endpoint: stack.storageEndpoint });
+  const sizes = async (prefix: string): Promise<Map<string, number>> => {
+    const out = new Map<string, number>();
+    let token: string | undefined;
+    do {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: stack.config.bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) out.set(o.Key ?? '', o.Size ?? 0);
+      token = page.NextContinuationToken;
+    } while (token);
+    return out;
+  };
+  const { layout } = stack.app;
+  let total = 0;
+  let context = 0;
+  for (const id of sample) {
+    const own = await sizes(layout.root(id));
+    for (const size of own.values()) total += size;
+    context += own.get(layout.context(id)) ?? 0;
+  }
+  const blobs = await sizes(`${layout.blobPrefix}/`);
+  s3.destroy();
+  return { perInspection: total / sample.length, context: context / sample.length, shared: [...blobs.values()].reduce((a, b) => a + b, 0), blobs: blobs.size };
 }
 
 async function backlog(): Promise<number> {
@@ -102,6 +147,8 @@ interface Row {
   api: Counts;
   all: Counts;
   queued: number;
+  /** CPU ms per request: the API's thread, the rest of this process (the S3/SQS server thread, GC and libuv helpers), the load generator's thread. */
+  cpu: { api: number; rest: number; load: number };
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN;
@@ -115,13 +162,18 @@ async function phase(what: Row['what'], clients: number, total: number, profile 
   const api0 = { ...apiOps };
   const all0 = statsNow();
   const sent0 = stack.app.queues.work.sent;
+  const process0 = process.cpuUsage();
+  const main0 = threadCpuMs();
   const session = profile ? new Session() : undefined;
   if (session) {
     session.connect();
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
   }
-  const { latencies, errors, seconds } = await load(what, clients, total);
+  const { latencies, errors, seconds, cpuMs: loadMs } = await load(what, clients, total);
+  const mainMs = threadCpuMs() - main0;
+  const { user, system } = process.cpuUsage(process0);
+  const processMs = (user + system) / 1000;
   if (session) {
     const { profile: cpu } = await session.post('Profiler.stop');
     const file = join(process.cwd(), `bench-${what}-${clients}.cpuprofile`);
@@ -143,6 +195,7 @@ async function phase(what: Row['what'], clients: number, total: number, profile 
     api: diff({ ...apiOps }, api0),
     all: diff(statsNow(), all0),
     queued: stack.app.queues.work.sent - sent0,
+    cpu: { api: mainMs / n, rest: (processMs - mainMs - loadMs) / n, load: loadMs / n },
   };
 }
 
@@ -152,7 +205,7 @@ const perReq = (c: Counts, n: number) =>
     .join(', ') || '0';
 
 function table(rows: Row[]): string {
-  const header = ['phase', 'clients', 'requests', 'errors', 'req/s', 'p50 ms', 'p99 ms', 'API store ops/req', 'all store ops/req (with builds)', 'queued/req'];
+  const header = ['phase', 'clients', 'requests', 'errors', 'req/s', 'p50 ms', 'p99 ms', 'API store ops/req', 'all store ops/req (with builds)', 'queued/req', 'CPU ms/req: API + rest + load'];
   const body = rows.map((r) => [
     r.what,
     String(r.clients),
@@ -164,6 +217,7 @@ function table(rows: Row[]): string {
     perReq(r.api, r.requests),
     perReq(r.all, r.requests),
     (r.queued / r.requests).toFixed(2),
+    `${r.cpu.api.toFixed(1)} + ${r.cpu.rest.toFixed(1)} + ${r.cpu.load.toFixed(1)}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 || i > 6 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
@@ -198,6 +252,16 @@ try {
   console.log(`  submits/s ≥ ${TARGET.submitsPerSecond}: ${submit.rps.toFixed(0)} — ${mark(submit.rps >= TARGET.submitsPerSecond)}`);
   console.log(`  submit p99 < ${TARGET.p99Ms} ms: ${submit.p99.toFixed(1)} ms — ${mark(submit.p99 < TARGET.p99Ms)}`);
   console.log(`  status p99 < ${TARGET.p99Ms} ms: ${status.p99.toFixed(1)} ms — ${mark(status.p99 < TARGET.p99Ms)}`);
+
+  // Storage: script-only inspections, their builds held (only what submit wrote is stored).
+  holdBuilds = true;
+  const sample = (await load('submit', 1, STORAGE_SAMPLE, SCRIPT_ONLY)).ids;
+  const stored = await storedAtSubmit(sample);
+  const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+  console.log(`
+stored per script-only inspection at submit (${sample.length} submitted, builds held; specification, Dockerfile, build context):`);
+  console.log(`  < ${kb(TARGET.storedBytes)}: ${kb(stored.perInspection)} (build/context.json ${kb(stored.context)}) — ${mark(stored.perInspection < TARGET.storedBytes)}`);
+  console.log(`  shared by every inspection of this version, stored once: ${kb(stored.shared)} in ${stored.blobs} blobs`);
   const depth = await backlog();
   console.log(`\n${ids.length} inspections submitted; ${depth} build messages still queued at the end (they are dropped with the temp stack)`);
 } finally {

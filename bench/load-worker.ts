@@ -5,6 +5,7 @@
  */
 import { Agent, request } from 'node:http';
 import { parentPort } from 'node:worker_threads';
+import { threadCpuMs } from './thread-cpu.js';
 
 export interface LoadJob {
   url: string;
@@ -13,6 +14,8 @@ export interface LoadJob {
   total: number;
   maxSeconds: number;
   ids: string[];
+  /** The spec submitted (default: a script-less one with a new identifier each time). */
+  spec?: Record<string, unknown>;
 }
 
 export interface LoadResult {
@@ -20,6 +23,8 @@ export interface LoadResult {
   errors: number;
   seconds: number;
   ids: string[];
+  /** CPU time of this thread while the job ran, in ms (Linux; NaN elsewhere). */
+  cpuMs: number;
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 64 });
@@ -48,7 +53,7 @@ async function run(job: LoadJob): Promise<LoadResult> {
   let issued = 0;
   const once = async (): Promise<number> => {
     if (job.what === 'submit') {
-      const body = JSON.stringify({ base: 'registry.fedoraproject.org/fedora:40', identifier: `bench ${serial++}`, environment: [{ name: 'BENCH', value: '1' }] });
+      const body = JSON.stringify(job.spec ?? { base: 'registry.fedoraproject.org/fedora:40', identifier: `bench ${serial++}`, environment: [{ name: 'BENCH', value: '1' }] });
       const res = await call(base, 'POST', '/api/v1/inspect', body);
       if (res.status === 202) ids.push((JSON.parse(res.text) as { inspection_id: string }).inspection_id);
       return res.status;
@@ -58,6 +63,7 @@ async function run(job: LoadJob): Promise<LoadResult> {
   };
   const deadline = performance.now() + job.maxSeconds * 1000;
   const started = performance.now();
+  const cpu0 = threadCpuMs();
   await Promise.all(
     Array.from({ length: job.clients }, async () => {
       while (issued < job.total && performance.now() < deadline) {
@@ -69,7 +75,7 @@ async function run(job: LoadJob): Promise<LoadResult> {
       }
     }),
   );
-  return { latencies, errors, seconds: (performance.now() - started) / 1000, ids };
+  return { latencies, errors, seconds: (performance.now() - started) / 1000, ids, cpuMs: threadCpuMs() - cpu0 };
 }
 
 parentPort!.on('message', (job: LoadJob | 'close') => {

@@ -5,6 +5,7 @@
  */
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
+import { Layout } from '../functions/core/layout.js';
 
 export type ApiAuth = { kind: 'iam' } | { kind: 'jwt'; issuer: string; audience: string[] };
 
@@ -127,9 +128,9 @@ export function readContext(node: Pick<Node, 'tryGetContext'>): AmunContext {
   const deployment = str(raw, 'deployment', /^[a-z][a-z0-9-]{0,19}$/, 'lower-case letters, digits and dashes, starting with a letter, at most 20 characters');
   const storePrefix = str(raw, 'storePrefix', /^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/, 'a relative key prefix without leading or trailing slash');
   const specsPrefix = str(raw, 'specsPrefix', /^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*\/?$/, 'a relative key prefix without leading slash').replace(/\/*$/, '/');
-  // The store (and its index) must not lie under the drop prefix, nor the other way round: every
+  // The store (its index and its blobs) must not lie under the drop prefix, nor the other way round: every
   // object the pipeline writes would otherwise be offered to ingest as a dropped spec.
-  for (const store of [`${storePrefix}/`, `${storePrefix}-index/`]) {
+  for (const store of new Layout(storePrefix).prefixes.map((prefix) => `${prefix}/`)) {
     if (store.startsWith(specsPrefix) || specsPrefix.startsWith(store)) {
       throw new ContextError('specsPrefix', `must not overlap the store prefix ${JSON.stringify(store)}, got ${JSON.stringify(specsPrefix)}`);
     }

@@ -12,6 +12,9 @@ import type { InspectionRecords } from './records.js';
 import { mintInspectionId, normalizeSpecification, type Specification } from './specification.js';
 import { computeSummary, workflowView } from './summary.js';
 
+/** Ids minted again, at most, when the one minted was taken (8 random hex digits: a rare collision, never six in a row). */
+const MINT_ATTEMPTS = 5;
+
 export interface InspectionDeps {
   records: InspectionRecords;
   workQueue: MessageQueue;
@@ -73,21 +76,28 @@ export class InspectionService {
     return this.prepare(input, this.deps.clock.now());
   }
 
-  /** Everything is validated and rendered before the first write; then stored, then the build is queued. */
+  /**
+   * Everything is validated and rendered before the first write; then stored, then the build is
+   * queued. A minted id is claimed by the store's conditional create (no read first); one that
+   * was taken is minted again. A seeded id that exists already was submitted before: nothing is
+   * written, nothing queued.
+   */
   async submit(input: unknown, options: SubmitOptions = {}): Promise<Submitted> {
     const { records, workQueue } = this.deps;
     const createdAt = options.createdAt ?? this.deps.clock.now();
     const { specification, dockerfile, context } = await this.prepare(input, createdAt);
+    const inspection = { specification, dockerfile, context, createdAt };
     let inspectionId = mintInspectionId(specification.identifier, options.idSeed);
     if (options.idSeed !== undefined) {
       if (await records.exists(inspectionId)) return { inspectionId, specification, created: false };
+      // A concurrent delivery of the same seed may have created it meanwhile: it queues the build.
+      if (!(await records.create(inspectionId, inspection, { claim: false }))) return { inspectionId, specification, created: false };
     } else {
-      for (let attempt = 0; await records.exists(inspectionId); attempt++) {
-        if (attempt > 5) throw new Error('could not mint a unique inspection id');
+      for (let attempt = 0; !(await records.create(inspectionId, inspection, { claim: true })); attempt++) {
+        if (attempt >= MINT_ATTEMPTS) throw new Error('could not mint a unique inspection id');
         inspectionId = mintInspectionId(specification.identifier);
       }
     }
-    await records.create(inspectionId, { specification, dockerfile, context, createdAt });
     await workQueue.send({ type: 'build', inspection_id: inspectionId }, { deduplicationId: `build-${inspectionId}` });
     return { inspectionId, specification, created: true };
   }

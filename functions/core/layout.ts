@@ -14,6 +14,8 @@ export type TriggerObject = { kind: 'build-status'; id: string } | { kind: 'resu
 
 /** A stack digest: the sha256 of a Dockerfile and its context (core/dockerfile.ts), in hex. */
 export const STACK_DIGEST_PATTERN = /^[0-9a-f]{64}$/;
+/** A blob's name: the sha256 of its bytes, in hex. */
+export const BLOB_DIGEST_PATTERN = /^[0-9a-f]{64}$/;
 
 export const INSPECTION_ID_PATTERN = /^inspection-[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 /** Inspection ids name Kubernetes objects: a DNS-1123 label is at most 63 characters. */
@@ -30,8 +32,19 @@ export class Layout {
   constructor(
     readonly prefix: string,
     readonly indexPrefix = `${prefix}-index`,
+    /**
+     * Content-addressed objects beside the store: what every inspection of a version shares (the
+     * harness, the generator's own scripts), stored once and named by build contexts. Outside
+     * `<prefix>/`, where the original's readers take every folder for an inspection.
+     */
+    readonly blobPrefix = `${prefix}-blobs`,
   ) {
     if (prefix.endsWith('/') || prefix.startsWith('/')) throw new Error(`store prefix must not start or end with '/': ${prefix}`);
+  }
+
+  /** Every prefix the store's objects live under (the grants and the drop-prefix checks read it). */
+  get prefixes(): string[] {
+    return [this.prefix, this.indexPrefix, this.blobPrefix];
   }
 
   root(id: string): string {
@@ -54,9 +67,17 @@ export class Layout {
   buildStatus(id: string): string {
     return `${this.prefix}/${id}${LAYOUT_SUFFIXES.buildStatus}`;
   }
-  /** Ours: the build context, every file with its mode in one object (schemas/build-context.json). */
+  /**
+   * Ours: the build context, every file with its mode in one object (schemas/build-context.json);
+   * the files every inspection shares are named there by digest and stored once (`blob`).
+   */
   context(id: string): string {
     return `${this.prefix}/${id}/build/context.json`;
+  }
+  /** Ours: a content-addressed blob (bytes whose sha256 is `sha256`), created once, never rewritten nor expired. */
+  blob(sha256: string): string {
+    if (!BLOB_DIGEST_PATTERN.test(sha256)) throw new Error(`blob digest must be 64 hex digits, got ${JSON.stringify(sha256)}`);
+    return `${this.blobPrefix}/sha256/${sha256}`;
   }
   /** Ours (kubernetes executor): the build context as the tarball a cluster builder reads. */
   contextTarball(id: string): string {

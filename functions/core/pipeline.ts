@@ -82,23 +82,26 @@ class Recent<T> {
 class Lanes {
   private readonly lanes = new Map<string, { running: number; waiting: Array<() => void> }>();
 
-  async acquire(key: string, limit: number): Promise<() => void> {
+  /** `waited`: whether the lane was full (others of the key ran meanwhile). */
+  async acquire(key: string, limit: number): Promise<{ release: () => void; waited: boolean }> {
     let lane = this.lanes.get(key);
     if (!lane) {
       lane = { running: 0, waiting: [] };
       this.lanes.set(key, lane);
     }
     const current = lane;
-    if (current.running >= Math.max(1, limit)) await new Promise<void>((resolve) => current.waiting.push(resolve));
+    const waited = current.running >= Math.max(1, limit);
+    if (waited) await new Promise<void>((resolve) => current.waiting.push(resolve));
     else current.running++;
     let released = false;
-    return () => {
+    const release = () => {
       if (released) return;
       released = true;
       const next = current.waiting.shift();
       if (next) next();
       else if (--current.running === 0) this.lanes.delete(key);
     };
+    return { release, waited };
   }
 }
 
@@ -213,10 +216,10 @@ export class Pipeline {
     if (item < 0 || item >= spec.batch_size) throw new CorruptDataError(`item ${item} is outside the batch of ${id}`);
     const build = await this.succeededBuild(id);
     if (build?.state !== 'succeeded') throw new CorruptDataError(`item ${item} of ${id} has no successful build to run on`);
-    const release = await this.lanes.acquire(id, spec.run?.parallelism ?? 1);
+    const { release, waited } = await this.lanes.acquire(id, spec.run?.parallelism ?? 1);
     try {
-      // Another delivery of this item may have run it while this one waited.
-      if (await records.hasResult(id, item)) return 'skipped';
+      // Another delivery of this item may have run it while this one waited (one that did not wait was checked above).
+      if (waited && (await records.hasResult(id, item))) return 'skipped';
       const output = await executor.runItem({ inspectionId: id, item, spec, build, context: () => records.context(id), deadlineSeconds: this.deadline(spec), ...(signal ? { signal } : {}) });
       try {
         const report = this.checkedReport(id, item, spec, output.result);

@@ -5,8 +5,10 @@
  * serialize it one way (sorted keys, two-space indent), and write the objects that must exist
  * once with the store's conditional writes.
  *
+ *   <prefix>/<id>/build/Dockerfile      created first at submit where there is none: claims a minted id
+ *   <prefix>/<id>/build/context.json    the build context; the files every inspection shares are
+ *                                       named by digest: <prefix>-blobs/sha256/<hex>, created once
  *   <prefix>/<id>/build/specification   created last at submit: its existence is the inspection's
- *   <prefix>/<id>/build/Dockerfile, build/context.json
  *   <prefix>/<id>/build/log             streamed while the build runs
  *   <prefix>/<id>/build/claim           which delivery of the build message builds (created once)
  *   <prefix>/<id>/build/status          the build's outcome (created once; triggers schedule)
@@ -16,7 +18,7 @@
  *   <prefix>-index/<inverted time>_<id> the listing, newest first
  */
 import type { BuildStatus, InspectionSummary, MetricsAnswer, RunReport } from './generated/types.js';
-import { decodeContext, encodeContext } from './context.js';
+import { decodeStoredContext, encodeStoredContext, isBlobReference, matchesBlob, type BlobReference } from './context.js';
 import { CorruptDataError, NotFoundError } from './errors.js';
 import { stableJson } from './json.js';
 import { fromOriginalReport } from './results.js';
@@ -28,6 +30,9 @@ import { assertStored, validators } from './validation.js';
 
 const JSON_TYPE = 'application/json';
 const TEXT_TYPE = 'text/plain; charset=utf-8';
+const BLOB_TYPE = 'application/octet-stream';
+/** Blobs kept in memory once read (content-addressed, so never stale): a version's few shared files. */
+const MAX_CACHED_BLOBS = 32;
 
 /** The summary as stored, with the ETag a swap must name. */
 /** GET /inspect/{id}/metrics without its parameters: what is stored once an inspection finished. */
@@ -53,6 +58,11 @@ export interface RecordsDeps {
 }
 
 export class InspectionRecords {
+  /** Blobs this process stored or is storing: created once and never deleted, so written at most once per process. */
+  private readonly storedBlobs = new Map<string, Promise<void>>();
+  /** Blob bytes by sha256, read or being read. */
+  private readonly blobs = new Map<string, Promise<Buffer>>();
+
   constructor(private readonly deps: RecordsDeps) {}
 
   get layout(): Layout {
@@ -90,11 +100,33 @@ export class InspectionRecords {
     return raw.toString('utf8');
   }
 
-  /** The build context as stored at submit time: the single source for every executor. */
+  /**
+   * The build context as stored at submit time, every file with its bytes (the shared ones read
+   * from their blobs): the single source for every executor and for the stack digest.
+   */
   async context(id: string): Promise<ContextFile[]> {
     const raw = await this.deps.store.get(this.layout.context(id));
     if (!raw) throw new CorruptDataError(`no build context stored for ${id}`);
-    return decodeContext(raw, `build context of ${id}`);
+    const what = `build context of ${id}`;
+    const files = decodeStoredContext(raw, what);
+    return Promise.all(files.map(async (file) => (isBlobReference(file) ? { path: file.path, mode: file.mode, content: await this.blob(file, what) } : file)));
+  }
+
+  /** A blob's bytes, checked against the digest that names them. */
+  private blob(reference: BlobReference, what: string): Promise<Buffer> {
+    const cached = this.blobs.get(reference.sha256);
+    if (cached) return cached;
+    const read = (async () => {
+      const bytes = await this.deps.store.get(this.layout.blob(reference.sha256));
+      if (!bytes) throw new CorruptDataError(`${what} names the blob ${reference.sha256} (${reference.path}), which is not stored`);
+      if (!matchesBlob(reference, bytes)) throw new CorruptDataError(`the blob ${reference.sha256} (${reference.path}) of ${what} does not match its digest`);
+      return bytes;
+    })();
+    if (this.blobs.size >= MAX_CACHED_BLOBS) this.blobs.clear();
+    this.blobs.set(reference.sha256, read);
+    // A failed read is not kept: the next reader tries again.
+    read.catch(() => this.blobs.delete(reference.sha256));
+    return read;
   }
 
   /** The build context as the tarball a cluster builder reads (kubernetes executor); returns its key. */
@@ -105,18 +137,50 @@ export class InspectionRecords {
   }
 
   /**
-   * Stores a new inspection: context, Dockerfile and listing entry in any order, the
-   * specification after all of them (it is what makes the inspection exist).
+   * Stores a new inspection: the blobs its context names (those this process has not stored yet),
+   * context, Dockerfile and listing entry, then the specification after all of them (it is what
+   * makes the inspection exist), created only where there is none.
+   *
+   * `claim` (an id minted at random, which may collide with any inspection stored, ours or the
+   * original's): the Dockerfile goes first and is created only where there is none, so a taken id
+   * is found without a read and nothing of the other inspection is written over. Without it (an
+   * id derived from a seed, whose earlier attempt may have stopped half way), the objects are
+   * written over with the same bytes.
+   * Four store calls, three of them at once; false when the id was taken.
    */
-  async create(id: string, inspection: { specification: Specification; dockerfile: string; context: ReadonlyArray<ContextFile>; createdAt: Date }): Promise<void> {
+  async create(id: string, inspection: { specification: Specification; dockerfile: string; context: ReadonlyArray<ContextFile>; createdAt: Date }, options: { claim: boolean }): Promise<boolean> {
     const { store } = this.deps;
     const { layout } = this;
-    await Promise.all([
-      store.put(layout.context(id), encodeContext(inspection.context), JSON_TYPE, BUILD_CONTEXT_TAGS),
-      store.put(layout.dockerfile(id), inspection.dockerfile, TEXT_TYPE),
+    const context = encodeStoredContext(inspection.context);
+    const blobs = this.storeBlobs(context.blobs);
+    const rest = (): Array<Promise<unknown>> => [
+      store.put(layout.context(id), context.text, JSON_TYPE, BUILD_CONTEXT_TAGS),
       store.put(layout.indexEntry(id, inspection.createdAt.getTime()), '', 'text/plain'),
-    ]);
-    await store.put(layout.specification(id), stableJson(inspection.specification), JSON_TYPE);
+    ];
+    if (options.claim) {
+      const [, claimed] = await Promise.all([blobs, store.putIf(layout.dockerfile(id), inspection.dockerfile, { absent: true }, TEXT_TYPE)]);
+      if (!claimed) return false;
+      await Promise.all(rest());
+    } else {
+      await Promise.all([blobs, store.put(layout.dockerfile(id), inspection.dockerfile, TEXT_TYPE), ...rest()]);
+    }
+    return store.putIf(layout.specification(id), stableJson(inspection.specification), { absent: true }, JSON_TYPE);
+  }
+
+  /** Creates the blobs this process has not stored yet (an existing one is left as it is: same name, same bytes). */
+  private async storeBlobs(blobs: ReadonlyArray<{ sha256: string; content: Buffer }>): Promise<void> {
+    await Promise.all(
+      blobs.map((blob) => {
+        let stored = this.storedBlobs.get(blob.sha256);
+        if (!stored) {
+          stored = this.deps.store.putIf(this.layout.blob(blob.sha256), blob.content, { absent: true }, BLOB_TYPE).then(() => undefined);
+          this.storedBlobs.set(blob.sha256, stored);
+          // A failed write is not remembered: the next submit writes it again.
+          stored.catch(() => this.storedBlobs.delete(blob.sha256));
+        }
+        return stored;
+      }),
+    );
   }
 
   /** A page of inspection ids, newest first: page N costs N small list calls, or one with the returned token. */
@@ -356,8 +420,11 @@ export class InspectionRecords {
   async writeItem(id: string, item: number, files: { report: RunReport; log?: Buffer | FileBody | string; hwinfo?: Buffer }): Promise<boolean> {
     assertStored('result', files.report, `result ${item} of ${id}`);
     const { store } = this.deps;
-    if (files.hwinfo) await store.put(this.layout.resultHwinfo(id, item), files.hwinfo, JSON_TYPE);
-    if (files.log !== undefined) await store.put(this.layout.resultLog(id, item), files.log, TEXT_TYPE);
+    // hwinfo and the log side by side; the result, which triggers indexing, only once both are stored.
+    await Promise.all([
+      files.hwinfo ? store.put(this.layout.resultHwinfo(id, item), files.hwinfo, JSON_TYPE) : undefined,
+      files.log !== undefined ? store.put(this.layout.resultLog(id, item), files.log, TEXT_TYPE) : undefined,
+    ]);
     return store.putIf(this.layout.result(id, item), `${stableJson(files.report)}\n`, { absent: true }, JSON_TYPE);
   }
 

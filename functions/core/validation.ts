@@ -55,6 +55,7 @@ const refs = {
   buildStatus: ids.buildStatus,
   summary: ids.summary,
   buildContext: ids.buildContext,
+  storedBuildContext: `${buildContextSchema.$id}#/definitions/StoredBuildContext`,
   buildMessage: `${messagesSchema.$id}#/definitions/BuildMessage`,
   runMessage: `${messagesSchema.$id}#/definitions/RunMessage`,
   completionMessage: `${messagesSchema.$id}#/definitions/CompletionMessage`,

@@ -6,25 +6,20 @@ Keeps the top-level keys of the original Amun hwinfo (`cpu_info`, `cpu_features`
 `memory` and `gpus`. Reads /proc and /sys on Linux, asks `nvidia-smi` for GPUs when it is on PATH.
 Never raises: whatever cannot be learnt is null (or an empty list).
 
+Every run collects it, so a CPU-only Linux node costs no child process and no regular
+expression: the original's predicates are string tests with the same answers, the platform
+string comes from uname(2) and the C library (as the platform module builds it), and what only
+GPU nodes, other systems or older Pythons need (subprocess, csv, re, platform) is imported there.
+
 Runs on Python 3.6 and later. `python3 hwinfo.py` prints the JSON document.
 """
 
-import csv
-import json
 import os
-import platform
-import re
-import shutil
-import subprocess
-import struct
 import sys
-import warnings
 
 # The version of this collector; it stands where the original put py-cpuinfo's version.
 HWINFO_VERSION = (1, 0, 0)
 SUBPROCESS_TIMEOUT = 10
-
-_CUDA_RE = re.compile(r"CUDA Version:\s*([0-9]+(?:\.[0-9]+)*)")
 
 
 def _read(path):
@@ -36,10 +31,12 @@ def _read(path):
         return None
 
 
-def _run(argv):
-    """stdout of a command that exited 0 within the timeout, else None."""
+def _start(argv):
+    """A started command whose stdout _finish reads; None when it cannot start."""
     try:
-        proc = subprocess.Popen(
+        import subprocess
+
+        return subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -47,6 +44,17 @@ def _run(argv):
             universal_newlines=True,
         )
     except Exception:
+        return None
+
+
+def _run(argv):
+    """stdout of a command that exited 0 within the timeout, else None."""
+    return _finish(_start(argv))
+
+
+def _finish(proc):
+    """stdout of a started command once it exited 0 within the timeout, else None."""
+    if proc is None:
         return None
     try:
         out, _ = proc.communicate(timeout=SUBPROCESS_TIMEOUT)
@@ -60,6 +68,62 @@ def _run(argv):
     if proc.returncode != 0:
         return None
     return out
+
+
+def _which(name):
+    """shutil.which(name): the first executable file of that name on PATH, None without one."""
+    path = os.environ.get("PATH")
+    if path is None:
+        try:
+            path = os.confstr("CS_PATH")
+        except Exception:
+            path = os.defpath
+    for directory in (path or "").split(os.pathsep):
+        path = os.path.join(directory, name)
+        if os.path.exists(path) and os.access(path, os.X_OK) and not os.path.isdir(path):
+            return path
+    return None
+
+
+def _digits(text):
+    """True for a non-empty string of ASCII digits (a regular expression's [0-9]+)."""
+    return bool(text) and all("0" <= c <= "9" for c in text)
+
+
+def _leading_digits(text, start=0):
+    """The end of the run of ASCII digits that starts at `start`."""
+    end = start
+    while end < len(text) and "0" <= text[end] <= "9":
+        end += 1
+    return end
+
+
+def _word(c):
+    """A character regular expressions count as part of a word (\\w)."""
+    return c.isalnum() or c == "_"
+
+
+def _found(text, literal, start=0, word_start=False):
+    """re.search(literal + r"\\b", text[start:]) is not None, for a literal whose last character
+    is a word character (and r"\\b" before it too with word_start, its first one being one)."""
+    i = text.find(literal, start)
+    while i >= 0:
+        end = i + len(literal)
+        if (end == len(text) or not _word(text[end])) and (not word_start or i == 0 or not _word(text[i - 1])):
+            return True
+        i = text.find(literal, i + 1)
+    return False
+
+
+def _found_after(text, first, literals):
+    """re.search(first + ".*?(" + "|".join(literals) + r")\\b", text) is not None (no newlines)."""
+    i = text.find(first)
+    return i >= 0 and any(_found(text, literal, i + len(first)) for literal in literals)
+
+
+def _lower(text):
+    """Each character lower-cased on its own, as re.IGNORECASE compares them (lengths kept)."""
+    return "".join(c.lower()[0] for c in text)
 
 
 def _int(value, base=10):
@@ -101,7 +165,7 @@ def _arch(machine):
     m = (machine or "").lower()
     if m in ("x86_64", "amd64", "x64", "i86pc"):
         return "X86_64", 64
-    if re.match(r"^i[3-6]86$", m) or m in ("x86", "i86"):
+    if (len(m) == 4 and m[0] == "i" and m[1] in "3456" and m[2:] == "86") or m in ("x86", "i86"):
         return "X86_32", 32
     if m in ("aarch64", "arm64") or m.startswith("armv8"):
         return "ARM_8", 64 if ("64" in m or m == "arm64") else 32
@@ -131,15 +195,37 @@ def _friendly_hz(hz):
     return "%.4f Hz" % float(hz)
 
 
+_HZ_SCALE = {"G": 10 ** 9, "M": 10 ** 6, "K": 10 ** 3}
+
+
+def _brand_frequency(brand):
+    """(number, unit) of the first `<digits>[.<digits>] [GMK]Hz` in a brand string, any case;
+    re.search(r"([0-9]+(?:\\.[0-9]+)?)\\s*([GMK])Hz", brand, re.IGNORECASE) without compiling it."""
+    for start in range(len(brand)):
+        if not "0" <= brand[start] <= "9" or (start > 0 and "0" <= brand[start - 1] <= "9"):
+            continue  # a match starts where a run of digits does (a later start would be longer)
+        end = _leading_digits(brand, start)
+        ends = []
+        if end + 1 < len(brand) and brand[end] == "." and "0" <= brand[end + 1] <= "9":
+            ends.append(_leading_digits(brand, end + 1))
+        ends.append(end)
+        for number_end in ends:
+            unit = number_end
+            while unit < len(brand) and brand[unit].isspace():
+                unit += 1
+            if brand[unit:unit + 1].upper() in _HZ_SCALE and brand[unit + 1:unit + 3].lower() == "hz":
+                return brand[start:number_end], brand[unit].upper()
+    return None
+
+
 def _hz_from_brand(brand):
     """The advertised frequency in a brand string like 'Intel(R) Xeon(R) CPU E5-2680 v4 @ 2.40GHz'."""
     if not brand:
         return None
-    match = re.search(r"([0-9]+(?:\.[0-9]+)?)\s*([GMK])Hz", brand, re.IGNORECASE)
-    if not match:
+    found = _brand_frequency(brand)
+    if not found:
         return None
-    scale = {"G": 10 ** 9, "M": 10 ** 6, "K": 10 ** 3}[match.group(2).upper()]
-    return int(round(float(match.group(1)) * scale))
+    return int(round(float(found[0]) * _HZ_SCALE[found[1]]))
 
 
 def _mhz_to_hz(text):
@@ -154,15 +240,26 @@ def _khz_file_to_hz(path):
     return value * 1000 if value is not None else None
 
 
+_SIZE_SCALE = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}
+
+
 def _size_to_bytes(text):
-    """'48K' -> 49152; '2048 KB' -> 2097152."""
+    """'48K' -> 49152; '2048 KB' -> 2097152 (r"^\\s*([0-9]+)\\s*([KMG]?)i?B?\\s*$", any case)."""
     if not text:
         return None
-    match = re.match(r"^\s*([0-9]+)\s*([KMG]?)i?B?\s*$", text.strip(), re.IGNORECASE)
-    if not match:
+    text = text.strip()
+    end = _leading_digits(text)
+    if end == 0:
         return None
-    scale = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}[match.group(2).upper()]
-    return int(match.group(1)) * scale
+    number, rest = text[:end], text[end:].lstrip().lower()
+    unit = rest[:1] if rest[:1] in ("k", "m", "g") else ""
+    rest = rest[len(unit):]
+    for optional in ("i", "b"):
+        if rest.startswith(optional):
+            rest = rest[1:]
+    if rest.strip():
+        return None
+    return int(number) * _SIZE_SCALE[unit.upper()]
 
 
 def _caches():
@@ -203,7 +300,7 @@ def _physical_cpus(processors):
         return len(pairs)
     # Without those fields (ARM, some VMs) ask sysfs for distinct (package, core) pairs.
     try:
-        cpus = [n for n in os.listdir("/sys/devices/system/cpu") if re.match(r"^cpu[0-9]+$", n)]
+        cpus = [n for n in os.listdir("/sys/devices/system/cpu") if n.startswith("cpu") and _digits(n[3:])]
     except Exception:
         return None
     for cpu in cpus:
@@ -230,7 +327,7 @@ def cpu_info_and_features():
     first = processors[0] if processors else {}
     merged = dict(header)
     merged.update(first)
-    machine = platform.machine()
+    machine = _machine()
     arch, bits = _arch(machine)
 
     brand = merged.get("model name") or merged.get("cpu model") or merged.get("Processor") or merged.get("cpu")
@@ -239,7 +336,8 @@ def cpu_info_and_features():
     model = _int(merged.get("model"))
     stepping = _int(merged.get("stepping"))
     if family is None and "CPU architecture" in merged:  # ARM: the architecture number stands in
-        family = _int(re.sub(r"[^0-9].*$", "", merged.get("CPU architecture", "")))
+        architecture = merged.get("CPU architecture", "")
+        family = _int(architecture[:_leading_digits(architecture)])
     if model is None and "CPU part" in merged:
         model = _int(merged.get("CPU part"), 16) if merged.get("CPU part", "").startswith("0x") else None
     if stepping is None and "CPU revision" in merged:
@@ -299,9 +397,20 @@ def cpu_info_and_features():
     return cpu_info, cpu_features, processors
 
 
+def _machine():
+    """platform.machine()."""
+    try:
+        return os.uname()[4]
+    except Exception:
+        import platform
+
+        return platform.machine()
+
+
 def _nbits():
-    # platform.architecture() would run `file` on the interpreter twice; the pointer size says it.
-    return str(struct.calcsize("P") * 8)
+    # platform.architecture() would run `file` on the interpreter twice; the pointer size says it
+    # (sys.maxsize is the size of a pointer everywhere CPython runs).
+    return "64" if sys.maxsize > 2 ** 32 else "32"
 
 
 def cpu_type(processors):
@@ -317,11 +426,20 @@ def cpu_type(processors):
             raise KeyError(name)
         return info[name]
 
-    def match(pattern, name, flags=0):
-        return re.match(pattern, field(name), flags) is not None
+    # numpy's predicates were regular expressions matched from the start of a field and began
+    # with ".*?": searches. Those below are the same searches as string tests (compiling ~45
+    # expressions took longer than everything else here).
+    def has(literal, name):  # ".*?LITERAL"
+        return literal in field(name)
 
-    def flag(name):
-        return re.match(r".*?\b%s\b" % name, field("flags")) is not None
+    def word(literal, name):  # r".*?LITERAL\b"
+        return _found(field(name), literal)
+
+    def after(first, literals, name):  # r".*?FIRST.*?(LITERAL|...)\b"
+        return _found_after(field(name), first, literals)
+
+    def flag(name):  # r".*?\bNAME\b" over the flags
+        return _found(field("flags"), name, word_start=True)
 
     def is_amd():
         return field("vendor_id") == "AuthenticAMD"
@@ -333,10 +451,13 @@ def cpu_type(processors):
         return field("cpu family") in values
 
     def is_pentium_iv():
-        return match(r".*?Pentium.*?(IV|4)\b", "model name")
+        return after("Pentium", ("IV", "4"), "model name")
+
+    def xeon():  # r".*?XEON\b", re.IGNORECASE
+        return _found(_lower(field("model name")), "xeon")
 
     nbits = _nbits()
-    machine = (platform.machine() or "").lower()
+    machine = (_machine() or "").lower()
     is_ppc = machine.startswith("ppc")
 
     def power(version):
@@ -344,7 +465,7 @@ def cpu_type(processors):
             raise KeyError("cpu")
         if version is None:
             return True
-        return match(r".*?POWER%d\b" % version, "cpu", re.IGNORECASE)
+        return _found(_lower(field("cpu")), "power%d" % version)  # r".*?POWER%d\b", re.IGNORECASE
 
     def altivec():
         if not is_ppc:
@@ -367,40 +488,40 @@ def cpu_type(processors):
         "is_AMD": is_amd,
         "is_AMD64": lambda: is_amd() and family_is("15"),
         "is_Alpha": lambda: field("cpu") == "Alpha",
-        "is_Athlon64": lambda: match(r".*?Athlon\(tm\) 64\b", "model name"),
-        "is_AthlonHX": lambda: match(r".*?Athlon HX\b", "model name"),
-        "is_AthlonK6": lambda: match(r".*?AMD-K6", "model name"),
+        "is_Athlon64": lambda: word("Athlon(tm) 64", "model name"),
+        "is_AthlonHX": lambda: word("Athlon HX", "model name"),
+        "is_AthlonK6": lambda: has("AMD-K6", "model name"),
         "is_AthlonK6_2": lambda: is_amd() and field("model") == "2",
         "is_AthlonK6_3": lambda: is_amd() and field("model") == "3",
-        "is_AthlonK7": lambda: match(r".*?AMD-K7", "model name"),
-        "is_AthlonMP": lambda: match(r".*?Athlon\(tm\) MP\b", "model name"),
-        "is_Celeron": lambda: match(r".*?Celeron", "model name"),
-        "is_Core2": lambda: nbits == "64" and is_intel() and match(r".*?Core\(TM\)2\b", "model name"),
+        "is_AthlonK7": lambda: has("AMD-K7", "model name"),
+        "is_AthlonMP": lambda: word("Athlon(tm) MP", "model name"),
+        "is_Celeron": lambda: has("Celeron", "model name"),
+        "is_Core2": lambda: nbits == "64" and is_intel() and word("Core(TM)2", "model name"),
         "is_EV4": lambda: field("cpu") == "Alpha" and field("cpu model") == "EV4",
         "is_EV5": lambda: field("cpu") == "Alpha" and field("cpu model") == "EV5",
         "is_EV56": lambda: field("cpu") == "Alpha" and field("cpu model") == "EV56",
-        "is_Hammer": lambda: match(r".*?Hammer\b", "model name"),
+        "is_Hammer": lambda: word("Hammer", "model name"),
         "is_Intel": is_intel,
-        "is_Itanium": lambda: match(r".*?Itanium\b", "family"),
+        "is_Itanium": lambda: word("Itanium", "family"),
         "is_Nocona": lambda: (
             is_intel() and family_is("6", "15") and flag("pni") and not flag("ssse3") and flag("lm")
         ),
-        "is_Opteron": lambda: match(r".*?Opteron\b", "model name"),
+        "is_Opteron": lambda: word("Opteron", "model name"),
         "is_PCA56": lambda: field("cpu") == "Alpha" and field("cpu model") == "PCA56",
-        "is_Pentium": lambda: match(r".*?Pentium", "model name"),
-        "is_PentiumII": lambda: match(r".*?Pentium.*?II\b", "model name"),
-        "is_PentiumIII": lambda: match(r".*?Pentium.*?III\b", "model name"),
+        "is_Pentium": lambda: has("Pentium", "model name"),
+        "is_PentiumII": lambda: after("Pentium", ("II",), "model name"),
+        "is_PentiumIII": lambda: after("Pentium", ("III",), "model name"),
         "is_PentiumIV": is_pentium_iv,
-        "is_PentiumM": lambda: match(r".*?Pentium.*?M\b", "model name"),
-        "is_PentiumMMX": lambda: match(r".*?Pentium.*?MMX\b", "model name"),
-        "is_PentiumPro": lambda: match(r".*?PentiumPro\b", "model name"),
+        "is_PentiumM": lambda: after("Pentium", ("M",), "model name"),
+        "is_PentiumMMX": lambda: after("Pentium", ("MMX",), "model name"),
+        "is_PentiumPro": lambda: word("PentiumPro", "model name"),
         "is_Power": lambda: power(None),
         "is_Power7": lambda: power(7),
         "is_Power8": lambda: power(8),
         "is_Power9": lambda: power(9),
         "is_Prescott": lambda: is_pentium_iv() and flag("pni"),
-        "is_XEON": lambda: match(r".*?XEON\b", "model name", re.IGNORECASE),
-        "is_Xeon": lambda: match(r".*?XEON\b", "model name", re.IGNORECASE),
+        "is_XEON": xeon,
+        "is_Xeon": xeon,
         "is_i386": lambda: None,  # never implemented by the original
         "is_i486": lambda: field("cpu") == "i486",
         "is_i586": lambda: is_intel() and family_is("5"),
@@ -421,7 +542,50 @@ def cpu_type(processors):
     return out
 
 
+def _platform_string(*parts):
+    """platform._platform: the parts joined by '-', made fit for a file name."""
+    text = "-".join(x.strip() for x in parts if len(x))
+    for obstacle in (" ", "/", "\\", ":", ";", '"', "(", ")"):
+        text = text.replace(obstacle, "_" if obstacle == " " else "-")
+    text = text.replace("unknown", "")
+    while "--" in text:
+        text = text.replace("--", "-")
+    return text.rstrip("-")
+
+
+def _linux_platform():
+    """platform_info() as the platform module of Python 3.9 and later has it on Linux with glibc,
+    from uname(2) and confstr(3); None elsewhere. `uname -p`, which the module runs for the
+    processor, answers `unknown` (GNU coreutils, busybox) or the machine (Fedora's coreutils): both
+    leave the processor out of the platform string and make it the machine here."""
+    if sys.version_info < (3, 9) or not sys.platform.startswith("linux"):
+        return None
+    try:
+        uname = os.uname()
+        libc = os.confstr("CS_GNU_LIBC_VERSION").split(None, 1)
+    except Exception:
+        return None
+    if uname[0] != "Linux" or len(libc) != 2:
+        return None
+    machine = uname[4] or ""
+    return {
+        "architecture": [_nbits() + "bit", ""],
+        "machine": machine,
+        "node": uname[1] or "",
+        "platform": _platform_string("Linux", uname[2], machine, "", "with", libc[0] + libc[1]),
+        "processor": machine,
+        "release": uname[2] or "",
+        "version": uname[3] or "",
+    }
+
+
 def platform_info():
+    fast = _linux_platform()
+    if fast is not None:
+        return fast
+    import platform
+    import warnings
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         uname = platform.uname()
@@ -487,33 +651,43 @@ def _na(value):
 _nvidia_smi_cache = {}
 
 
-def nvidia_smi_cuda_version():
-    """The CUDA version in `nvidia-smi`'s header (the driver's), None without nvidia-smi."""
+def _cuda_in_header(out):
+    import re
+
+    match = re.search(r"CUDA Version:\s*([0-9]+(?:\.[0-9]+)*)", out or "")
+    return match.group(1) if match else None
+
+
+def nvidia_smi_cuda_version(header=None):
+    """The CUDA version in `nvidia-smi`'s header (the driver's), None without nvidia-smi.
+    `header`: an `nvidia-smi` already started (gpus() starts it beside its query)."""
     if "cuda" not in _nvidia_smi_cache:
         version = None
-        if shutil.which("nvidia-smi"):
-            out = _run(["nvidia-smi"])
-            match = _CUDA_RE.search(out or "")
-            if match:
-                version = match.group(1)
+        if header is not None or _which("nvidia-smi"):
+            version = _cuda_in_header(_finish(header if header is not None else _start(["nvidia-smi"])))
         _nvidia_smi_cache["cuda"] = version
     return _nvidia_smi_cache["cuda"]
 
 
 def gpus():
     """GPUs as nvidia-smi lists them; [] without nvidia-smi or when it fails."""
-    if not shutil.which("nvidia-smi"):
+    if not _which("nvidia-smi"):
         return []
     fields = ["index", "name", "uuid", "memory.total", "driver_version", "compute_cap"]
-    out = _run(["nvidia-smi", "--query-gpu=" + ",".join(fields), "--format=csv,noheader,nounits"])
+    query = _start(["nvidia-smi", "--query-gpu=" + ",".join(fields), "--format=csv,noheader,nounits"])
+    # The header (the CUDA version) at the same time: nvidia-smi takes its time to start.
+    header = _start(["nvidia-smi"]) if "cuda" not in _nvidia_smi_cache else None
+    out = _finish(query)
     if out is None:  # drivers before 510 do not know compute_cap
         fields = fields[:-1]
         out = _run(["nvidia-smi", "--query-gpu=" + ",".join(fields), "--format=csv,noheader,nounits"])
+    cuda = nvidia_smi_cuda_version(header)
     if out is None:
         return []
-    cuda = nvidia_smi_cuda_version()
     result = []
     try:
+        import csv
+
         rows = list(csv.reader(out.splitlines(), skipinitialspace=True))
     except Exception:
         return []
@@ -538,6 +712,8 @@ def gpus():
 
 
 def _major_minor(version):
+    import re
+
     match = re.match(r"^\s*([0-9]+)\.([0-9]+)", version or "")
     return "%s.%s" % (match.group(1), match.group(2)) if match else None
 
@@ -551,16 +727,23 @@ def cuda_version():
         text = _read("/usr/local/cuda/version.json")
         if text:
             try:
+                import json
+
                 version = _major_minor(json.loads(text).get("cuda", {}).get("version"))
             except Exception:
                 version = None
             if version:
                 return version
         text = _read("/usr/local/cuda/version.txt")
-        match = re.search(r"CUDA Version\s+([0-9]+\.[0-9]+)", text or "")
-        if match:
-            return match.group(1)
-        if shutil.which("nvcc"):
+        if text:
+            import re
+
+            match = re.search(r"CUDA Version\s+([0-9]+\.[0-9]+)", text)
+            if match:
+                return match.group(1)
+        if _which("nvcc"):
+            import re
+
             match = re.search(r"release\s+([0-9]+\.[0-9]+)", _run(["nvcc", "--version"]) or "")
             if match:
                 return match.group(1)
@@ -575,7 +758,7 @@ def collect():
     try:
         cpu_info, cpu_features, processors = cpu_info_and_features()
     except Exception:
-        arch, bits = _arch(platform.machine())
+        arch, bits = _arch(_machine())
         cpu_info = {"arch": arch, "bits": bits, "count": os.cpu_count() or 1, "family": None, "model": None}
         cpu_features = {"flags": []}
     try:
@@ -606,6 +789,8 @@ def collect():
 
 
 def main():
+    import json
+
     sys.stdout.write(json.dumps(collect(), sort_keys=True, indent=2) + "\n")
     return 0
 

@@ -46,12 +46,16 @@ export class Store extends Construct {
   readonly specsPrefix: string;
   /** The listing index beside the store (functions/core/layout.ts). */
   readonly indexPrefix: string;
+  /** The blobs beside the store: what every inspection of a version shares, stored once (never expired: tiny, and still named by contexts). */
+  readonly blobPrefix: string;
 
   constructor(scope: Construct, id: string, props: StoreProps) {
     super(scope, id);
     this.storePrefix = props.storePrefix;
     this.specsPrefix = props.specsPrefix;
-    this.indexPrefix = new Layout(props.storePrefix).indexPrefix;
+    const layout = new Layout(props.storePrefix);
+    this.indexPrefix = layout.indexPrefix;
+    this.blobPrefix = layout.blobPrefix;
     const removalPolicy = dataRemovalPolicy(props.retainData);
     const secure = {
       encryption: BucketEncryption.S3_MANAGED,
@@ -99,9 +103,9 @@ export class Store extends Construct {
     return this.bucket.arnForObjects(pattern);
   }
 
-  /** Every object of the store proper and of its index. */
+  /** Every object of the store proper, of its index and of its blobs. */
   storeObjectPatterns(): string[] {
-    return [`${this.storePrefix}/*`, `${this.indexPrefix}/*`];
+    return [`${this.storePrefix}/*`, `${this.indexPrefix}/*`, `${this.blobPrefix}/*`];
   }
 
 }

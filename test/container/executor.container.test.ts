@@ -4,8 +4,8 @@
  * the image cleanup policies.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { generateBuild } from '../../functions/core/dockerfile.js';
 import { harnessFiles } from '../../functions/core/generated/harness.js';
 import type { BuildStatus, RunReport } from '../../functions/core/generated/types.js';
@@ -101,6 +101,17 @@ describeWithEngine('container executor failure modes', (engine) => {
     // counted, so a slow build on a busy machine cannot eat the margin.
     expect(runMs).toBeLessThan(60_000);
     expect(await containersOf(status.inspection_id)).toEqual([]);
+  }, LONG);
+
+  it("hands the run's output directory over and removes it once released, without making the pipeline wait", async () => {
+    const { report, output } = await runOne(spec('print("released")\n'));
+    expect(report).toMatchObject({ exit_code: 0, reason: null, stdout: 'released\n' });
+    const log = output.log as { path: string; size: number };
+    expect(log.path.startsWith(join(dir.path, 'runs'))).toBe(true);
+    expect(existsSync(log.path)).toBe(true);
+    await output.release?.();
+    for (let waited = 0; existsSync(dirname(log.path)) && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+    expect(existsSync(dirname(log.path))).toBe(false);
   }, LONG);
 
   it('removes the image after the runs with AMUN_IMAGE_CLEANUP=after-run, and keeps the N latest with lru:N', async () => {

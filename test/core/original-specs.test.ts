@@ -329,6 +329,7 @@ function fakeService(deps: Partial<InspectionDeps>): { service: InspectionServic
     exists: async () => false,
     create: async (_id: string, value: Created) => {
       created.push(value);
+      return true;
     },
   } as unknown as InspectionRecords;
   const service = new InspectionService({

@@ -1,6 +1,7 @@
 /**
- * The run harness (functions/harness/*.py) as the executors run it: a real `python3` child
- * process writing into a temporary output directory.
+ * The run harness (functions/harness/*.py) as the executors run it: a real `python3 -I -S` child
+ * process (HARNESS_COMMAND) writing into a temporary output directory; under each Python 3.6 and
+ * later this machine has, started both so and as a plain `python3` (the process executor's way).
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -12,6 +13,8 @@ import { validators, toProblems } from '../../functions/core/validation.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const entrypoint = join(repoRoot, 'functions', 'harness', 'entrypoint.py');
+/** How the container and Kubernetes executors start the harness (HARNESS_COMMAND): no site, no PYTHON* variables. */
+const LEAN = ['-I', '-S'];
 const hwinfoScript = join(repoRoot, 'functions', 'harness', 'hwinfo.py');
 const fixtureDir = join(repoRoot, '..', 'shared', 'fixtures', 'amun-example', 'inspection-rhtf-conv2d-0f845f38', 'results', '0');
 
@@ -66,7 +69,7 @@ async function harness(content: string | null, args: string[] = [], env: NodeJS.
   const script = join(dir, 'script');
   const output = join(dir, 'output');
   if (content !== null) writeFileSync(script, content, { mode: 0o644 });
-  const argv = ['python3', entrypoint, '--script', script, '--output', output];
+  const argv = ['python3', ...LEAN, entrypoint, '--script', script, '--output', output];
   if (!args.includes('--venv')) argv.push('--venv', join(dir, 'no-venv'));
   const ran = await runCommand([...argv, ...args], env);
   const resultPath = join(output, 'result');
@@ -256,7 +259,7 @@ describe('entrypoint.py', () => {
     const dir = tempDir();
     const blocker = join(dir, 'file');
     writeFileSync(blocker, '');
-    const ran = await runCommand(['python3', entrypoint, '--script', join(dir, 'script'), '--output', join(blocker, 'output')]);
+    const ran = await runCommand(['python3', ...LEAN, entrypoint, '--script', join(dir, 'script'), '--output', join(blocker, 'output')]);
     expect(ran.code).not.toBe(0);
     expect(ran.stderr).toContain('output');
   });
@@ -281,7 +284,7 @@ describe('entrypoint.py', () => {
     const script = join(dir, 'script');
     writeFileSync(script, 'print(\'{"from": "env"}\')\n');
     const output = join(dir, 'out');
-    const ran = await runCommand(['python3', entrypoint], {
+    const ran = await runCommand(['python3', ...LEAN, entrypoint], {
       AMUN_SCRIPT: script,
       AMUN_OUTPUT_DIR: output,
       JOB_COMPLETION_INDEX: '4',
@@ -296,11 +299,11 @@ describe('entrypoint.py', () => {
   });
 });
 
-/** The Python interpreters 3.6 to 3.12 this machine has (pyenv's included), else just python3. */
+/** The Python interpreters 3.6 to 3.13 this machine has (pyenv's included), else just python3. */
 function interpreters(): string[] {
   const found: string[] = [];
   const pyenv = join(process.env.PYENV_ROOT ?? join(process.env.HOME ?? '/root', '.pyenv'), 'versions');
-  for (let minor = 6; minor <= 12; minor++) {
+  for (let minor = 6; minor <= 13; minor++) {
     const onPath = (process.env.PATH ?? '').split(':').map((d) => join(d, `python3.${minor}`)).find((p) => existsSync(p) && !p.includes('shims'));
     let inPyenv: string | undefined;
     try {
@@ -312,13 +315,13 @@ function interpreters(): string[] {
   return found.length > 0 ? found : ['python3'];
 }
 
-describe.each(interpreters())('under %s', (python) => {
+describe.each(interpreters().flatMap((python) => [[python, ''], [python, LEAN.join(' ')]]))('under %s %s', (python, flags) => {
   it('runs a script and writes a valid result and hwinfo', async () => {
     const dir = tempDir();
     const script = join(dir, 'script');
     writeFileSync(script, 'import json, sys\nprint(json.dumps({"v": list(sys.version_info[:2])}))\nsys.exit(5)\n');
     const output = join(dir, 'out');
-    const ran = await runCommand([python, entrypoint, '--script', script, '--output', output, '--venv', join(dir, 'none'), '--deadline', '30']);
+    const ran = await runCommand([python, ...flags.split(' ').filter(Boolean), entrypoint, '--script', script, '--output', output, '--venv', join(dir, 'none'), '--deadline', '30']);
     expect(ran.stderr).toBe('');
     expect(ran.code).toBe(0);
     const result = JSON.parse(readFileSync(join(output, 'result'), 'utf8')) as JsonObject;
@@ -481,7 +484,7 @@ describe('a run cut short by SIGTERM (a drained, preempted or evicted pod)', () 
     const base: NodeJS.ProcessEnv = { ...process.env };
     for (const name of Object.keys(base)) if (name.startsWith('AMUN_')) delete base[name];
     const started = Date.now();
-    const child = spawn('python3', [entrypoint, '--script', script, '--output', output, '--venv', join(dir, 'no-venv')], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('python3', [...LEAN, entrypoint, '--script', script, '--output', output, '--venv', join(dir, 'no-venv')], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));

@@ -5,7 +5,7 @@
  * other languages still run through their own '#!' line. Real harness runs against a real venv.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,14 +26,18 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs the harness on `content` with the venv; returns its report and what the script printed. */
-function runScript(name: string, content: string): { result: Record<string, unknown>; stdout: unknown } {
+/**
+ * Runs the harness on `content` with the venv, as the container executor starts it (`python3 -I
+ * -S`: the harness skips site and the PYTHON* variables; the script must not); returns its report
+ * and what the script printed.
+ */
+function runScript(name: string, content: string, extraEnv: NodeJS.ProcessEnv = {}): { result: Record<string, unknown>; stdout: unknown } {
   const script = join(dir, `${name}.script`);
   const output = join(dir, `${name}.out`);
   writeFileSync(script, content, { mode: 0o644 });
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
   for (const key of Object.keys(env)) if (key.startsWith('AMUN_')) delete env[key];
-  const ran = spawnSync('python3', [entrypoint, '--script', script, '--output', output, '--venv', venv, '--workdir', dir], { encoding: 'utf8', env });
+  const ran = spawnSync('python3', ['-I', '-S', entrypoint, '--script', script, '--output', output, '--venv', venv, '--workdir', dir], { encoding: 'utf8', env });
   const resultPath = join(output, 'result');
   if (!existsSync(resultPath)) throw new Error(`no result (exit ${ran.status}): ${ran.stderr}`);
   const result = JSON.parse(readFileSync(resultPath, 'utf8')) as Record<string, unknown>;
@@ -64,6 +68,22 @@ describe('a Python script runs with the stack interpreter (the venv)', () => {
   });
 });
 
+describe('the script keeps what the harness skips', () => {
+  it('runs with its site, its user site and the PYTHON* variables of the environment', () => {
+    const extra = join(dir, 'pythonpath');
+    mkdirSync(extra, { recursive: true });
+    writeFileSync(join(extra, 'amun_marker.py'), 'WHERE = "pythonpath"\n');
+    const { result, stdout } = runScript(
+      'site',
+      'import json, sys, amun_marker\nprint(json.dumps({"marker": amun_marker.WHERE, "no_site": sys.flags.no_site, "isolated": sys.flags.isolated, "ignore_environment": sys.flags.ignore_environment, "site": "site" in sys.modules, "prefix": sys.prefix}))\n',
+      { PYTHONPATH: extra },
+    );
+    expect(result).toMatchObject({ exit_code: 0 });
+    expect(stdout).toEqual({ marker: 'pythonpath', no_site: 0, isolated: 0, ignore_environment: 0, site: true, prefix: expect.any(String) });
+    expect(realpathSync((stdout as { prefix: string }).prefix)).toBe(realpathSync(venv));
+  });
+});
+
 describe('other scripts keep their own interpreter', () => {
   it('runs a shell script through its #! line, with the venv first on PATH', () => {
     const { result, stdout } = runScript('sh', '#!/bin/sh\nprintf \'{"shell": "%s", "python": "%s"}\\n\' "$0" "$(command -v python3)"\n');
@@ -77,7 +97,7 @@ describe('other scripts keep their own interpreter', () => {
       [
         '-c',
         [
-          'import sys; sys.path.insert(0, sys.argv[1]); import entrypoint as e',
+          'import sys; sys.path.insert(0, sys.argv[1]); import runner as e',
           'lines = [b"#!/usr/bin/python2", b"#!/usr/bin/pythonista", b"#!/usr/bin/env perl", b"#!/usr/bin/env FOO=1 python3", b"#!/usr/bin/python3.11", b"#!/usr/bin/env -S python3 -X dev"]',
           'print([e._python_shebang(l) for l in lines])',
         ].join('\n'),

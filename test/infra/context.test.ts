@@ -55,6 +55,7 @@ describe('readContext', () => {
     [{ storePrefix: '/inspections' }, /storePrefix must be a relative key prefix/],
     [{ specsPrefix: 'inspections/specs' }, /specsPrefix must not overlap the store prefix "inspections\/"/],
     [{ specsPrefix: 'inspections-index' }, /specsPrefix must not overlap the store prefix "inspections-index\/"/],
+    [{ specsPrefix: 'inspections-blobs/drops' }, /specsPrefix must not overlap the store prefix "inspections-blobs\/"/],
     [{ storePrefix: 'specs/inspections' }, /specsPrefix must not overlap/],
     [{ apiAuth: 'cognito' }, /apiAuth must be iam or jwt/],
     [{ apiAuth: 'jwt' }, /jwtIssuer must be the https URL/],

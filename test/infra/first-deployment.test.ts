@@ -85,7 +85,7 @@ describe('listing the bucket needs a prefix', () => {
     const statements = functionStatements(dev, dev.stack.functions.get(name)!).filter((st) => ([] as string[]).concat(st.Action).includes('s3:ListBucket'));
     expect(statements).toHaveLength(1);
     expect(Object.keys(statements[0]!.Condition ?? {})).toEqual(['StringLike']);
-    expect(statements[0]!.Condition!.StringLike!['s3:prefix']).toEqual(expect.arrayContaining(['inspections/*', 'inspections-index/*']));
+    expect(statements[0]!.Condition!.StringLike!['s3:prefix']).toEqual(expect.arrayContaining(['inspections/*', 'inspections-index/*', 'inspections-blobs/*']));
     expect(JSON.stringify(statements[0]!.Condition)).not.toMatch(/IfExists|""|"\*"/);
   });
 });

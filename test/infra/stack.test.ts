@@ -12,7 +12,7 @@ import { EXPLORER_BUNDLE_DIR, EXPLORER_FILES, PUBLIC_PATHS, SWAGGER_UI_BUNDLE_DI
 import { VISIBILITY_FACTOR } from '../../infra/constructs/queue.js';
 import { BUILD_CONTEXT_TAG } from '../../infra/constructs/store.js';
 import { awsQueues, awsRoutes, CLUSTER_USE, QUEUE_URL_VARIABLES } from '../../infra/stack.js';
-import { allowed, flat, functionResource, functionStatements, list, logicalId, placeholderEnvironment, roleStatements, synth, type Statement, type Synthesized } from './support.js';
+import { allowed, assetDir, flat, functionResource, functionStatements, list, logicalId, placeholderEnvironment, roleStatements, synth, type Statement, type Synthesized } from './support.js';
 
 let s: Synthesized;
 beforeAll(() => {
@@ -29,10 +29,6 @@ const queueOf = (name: QueueName) => {
   const q = s.stack.queues.get(name);
   if (!q) throw new Error(`no queue ${name}`);
   return q;
-};
-const assetDir = (name: string) => {
-  const key: string = functionResource(s, fnOf(name)).Properties.Code.S3Key;
-  return join(s.assembly.directory, `asset.${key.replace(/\.zip$/, '')}`);
 };
 const bucketArn = () => `<${logicalId(s, s.stack.store.bucket.node.defaultChild)}.Arn>`;
 const queueRef = (name: QueueName) => ({ Ref: logicalId(s, queueOf(name).queue.node.defaultChild) });
@@ -63,7 +59,7 @@ describe('functions: one per route of the table that runs on AWS', () => {
   });
 
   it.each(onAws.map((r) => [r.name] as const))('%s: the bundle is minified ESM with a source map, under 1 MiB, the AWS SDK inside', (name) => {
-    const dir = assetDir(name);
+    const dir = assetDir(s, fnOf(name));
     const bundle = join(dir, 'index.mjs');
     expect(existsSync(bundle)).toBe(true);
     expect(existsSync(`${bundle}.map`)).toBe(true);
@@ -79,11 +75,11 @@ describe('functions: one per route of the table that runs on AWS', () => {
   });
 
   it.each(onAws.map((r) => [r.name] as const))('%s: the Kubernetes client is never in the bundle; it ships beside it exactly when the function calls the cluster', (name) => {
-    const code = readFileSync(join(assetDir(name), 'index.mjs'), 'utf8');
+    const code = readFileSync(join(assetDir(s, fnOf(name)), 'index.mjs'), 'utf8');
     // Loaded on first use only: a static import would load it at cold start (or, where it is not shipped, fail there).
     expect(code).not.toMatch(/from\s*"@kubernetes\/client-node"/);
     expect(code).not.toMatch(/class KubeConfig\b/);
-    const client = join(assetDir(name), 'node_modules', '@kubernetes', 'client-node');
+    const client = join(assetDir(s, fnOf(name)), 'node_modules', '@kubernetes', 'client-node');
     expect(existsSync(join(client, 'index.mjs'))).toBe(CLUSTER_USE[name as never] !== undefined);
     if (CLUSTER_USE[name as never]) {
       expect(code).toMatch(/import\("@kubernetes\/client-node"\)/);
@@ -93,7 +89,7 @@ describe('functions: one per route of the table that runs on AWS', () => {
   });
 
   it.each(onAws.map((r) => [r.name, r] as const))('%s: the Swagger UI files ship beside the bundle exactly when the function serves the API', (name, route) => {
-    const dir = join(assetDir(name), SWAGGER_UI_BUNDLE_DIR);
+    const dir = join(assetDir(s, fnOf(name)), SWAGGER_UI_BUNDLE_DIR);
     expect(existsSync(dir)).toBe(route.trigger.kind === 'http');
     if (route.trigger.kind !== 'http') return;
     for (const file of [...Object.keys(SWAGGER_UI_FILES), 'LICENSE', 'NOTICE']) {
@@ -102,7 +98,7 @@ describe('functions: one per route of the table that runs on AWS', () => {
   });
 
   it.each(onAws.map((r) => [r.name, r] as const))('%s: the results explorer (page, built script, stylesheet) ships beside the bundle exactly when the function serves the API', (name, route) => {
-    const dir = join(assetDir(name), EXPLORER_BUNDLE_DIR);
+    const dir = join(assetDir(s, fnOf(name)), EXPLORER_BUNDLE_DIR);
     expect(existsSync(dir)).toBe(route.trigger.kind === 'http');
     if (route.trigger.kind !== 'http') return;
     for (const file of ['index.html', ...Object.keys(EXPLORER_FILES)]) expect({ file, exists: existsSync(join(dir, file)) }).toEqual({ file, exists: true });
@@ -340,6 +336,8 @@ describe('bucket', () => {
     expect(rules).toContainEqual(expect.objectContaining({ Id: 'expire-build-contexts', Status: 'Enabled', ExpirationInDays: 30, TagFilters: [{ Key: BUILD_CONTEXT_TAG.key, Value: BUILD_CONTEXT_TAG.value }] }));
     expect(rules).toContainEqual(expect.objectContaining({ Id: 'expire-noncurrent-versions', NoncurrentVersionExpiration: { NoncurrentDays: 30 }, ExpiredObjectDeleteMarker: true }));
     expect(rules).toContainEqual(expect.objectContaining({ Id: 'abort-incomplete-uploads', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }));
+    // Blobs (<prefix>-blobs/, untagged) never expire: contexts still name them. Only the tagged contexts do.
+    expect(rules.filter((r) => r.ExpirationInDays !== undefined || r.ExpirationDate !== undefined)).toEqual([expect.objectContaining({ Id: 'expire-build-contexts', TagFilters: [{ Key: BUILD_CONTEXT_TAG.key, Value: BUILD_CONTEXT_TAG.value }] })]);
   });
 
   it('refuses requests without TLS 1.2', () => {
@@ -356,9 +354,9 @@ describe('bucket', () => {
 });
 
 describe('IAM: least privilege, scoped to the bucket prefixes', () => {
-  const store = () => [`${bucketArn()}/inspections-index/*`, `${bucketArn()}/inspections/*`];
+  const store = () => [`${bucketArn()}/inspections-blobs/*`, `${bucketArn()}/inspections-index/*`, `${bucketArn()}/inspections/*`];
 
-  it.each(onAws.map((r) => [r.name, r] as const))('%s: reads and writes the store and its index, lists them by prefix', (name, route) => {
+  it.each(onAws.map((r) => [r.name, r] as const))('%s: reads and writes the store, its index and its blobs, lists them by prefix', (name, route) => {
     const statements = functionStatements(s, fnOf(name));
     const drops = route.trigger.kind === 's3' && route.trigger.prefix === 'specs';
     expect(allowed(statements, 's3:GetObject')).toEqual([...store(), ...(drops ? [`${bucketArn()}/specs/*`] : [])].sort());
@@ -366,7 +364,7 @@ describe('IAM: least privilege, scoped to the bucket prefixes', () => {
       route.store === 'readwrite' ? [...store(), ...(drops ? [`${bucketArn()}/specs/*.consumed.json`, `${bucketArn()}/specs/*.error.json`] : [])].sort() : [],
     );
     const list = statements.find((st) => st.Sid === 'ListStore')!;
-    expect(list).toEqual(expect.objectContaining({ Effect: 'Allow', Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['inspections/*', 'inspections-index/*', ...(drops ? ['specs/*'] : [])] } } }));
+    expect(list).toEqual(expect.objectContaining({ Effect: 'Allow', Action: 's3:ListBucket', Condition: { StringLike: { 's3:prefix': ['inspections/*', 'inspections-index/*', 'inspections-blobs/*', ...(drops ? ['specs/*'] : [])] } } }));
     expect(flat(list.Resource)).toBe(bucketArn());
     for (const action of ['s3:DeleteObject', 's3:DeleteObjectVersion', 's3:GetObjectVersion', 's3:PutBucketPolicy']) expect(allowed(statements, action)).toEqual([]);
   });
@@ -444,13 +442,14 @@ describe('EKS: imported cluster, namespace-scoped access, builder identity, imag
     ]);
   });
 
-  it('build pods may read build context tarballs and push to the one repository, nothing more', () => {
+  it('build pods may read build context tarballs and push to the images repository and its layer cache, nothing more', () => {
     const statements = roleStatements(s, logicalId(s, s.stack.cluster.builderRole.node.defaultChild));
     const repo = `<${logicalId(s, s.stack.cluster.repository.node.defaultChild)}.Arn>`;
+    const cache = `<${logicalId(s, s.stack.cluster.cacheRepository.node.defaultChild)}.Arn>`;
     expect(statements.map((st) => st.Sid).sort()).toEqual(['EcrLogin', 'PushImages', 'ReadBuildContexts']);
     expect(allowed(statements, 's3:GetObject')).toEqual([`${bucketArn()}/inspections/*/build/context.tar.gz`]);
     expect(allowed(statements, 's3:PutObject')).toEqual([]);
-    expect(allowed(statements, 'ecr:PutImage')).toEqual([repo]);
+    expect(allowed(statements, 'ecr:PutImage')).toEqual([repo, cache].sort());
     expect(allowed(statements, 'ecr:GetAuthorizationToken')).toEqual(['*']);
   });
 

@@ -252,7 +252,7 @@ describe('run Job shape', () => {
     const index = { name: 'AMUN_ITEM', valueFrom: { fieldRef: { fieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']" } } };
     expect(pod.containers[0]!.env).toContainEqual(index);
     expect(pod.initContainers![0]!.env).toEqual(expect.arrayContaining([index, { name: 'AMUN_RESULTS_PREFIX', value: `inspections/${ID}/results/` }]));
-    expect(pod.containers[0]!.command).toEqual(['python3', '/opt/amun/harness/entrypoint.py']);
+    expect(pod.containers[0]!.command).toEqual(['python3', '-I', '-S', '/opt/amun/harness/entrypoint.py']);
   });
 });
 

@@ -193,6 +193,9 @@ export class ProcessExecutor implements Executor {
         ...prefix,
         ...(makesPidNamespace(prefix) ? await passwdOverlay(dir, paths.home) : []),
         this.python,
+        // As the container executor starts it (HARNESS_COMMAND): the harness is standard library only.
+        '-I',
+        '-S',
         join(stack, 'amun', 'harness', 'entrypoint.py'),
         '--script', join(stack, 'amun', 'script'),
         '--output', paths.out,

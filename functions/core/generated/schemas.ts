@@ -412,7 +412,7 @@ export const buildContextSchema = {
   "$schema": "http://json-schema.org/draft-07/schema#",
   "$id": "urn:amun:schema:build-context",
   "title": "BuildContext",
-  "description": "The build context of an inspection (build/context.json): every file the Dockerfile copies, with its mode, in one object.",
+  "description": "The build context of an inspection: every file the Dockerfile copies, with its mode and its content, in one object. The API answers this form; build/context.json stores it as a StoredBuildContext.",
   "type": "object",
   "additionalProperties": false,
   "required": [
@@ -422,35 +422,100 @@ export const buildContextSchema = {
     "files": {
       "type": "array",
       "items": {
-        "type": "object",
-        "additionalProperties": false,
-        "required": [
-          "path",
-          "mode",
-          "encoding",
-          "content"
-        ],
-        "properties": {
-          "path": {
-            "description": "Relative to the context root; no '..', no leading '/'.",
-            "type": "string",
-            "pattern": "^(?!/)(?!.*(?:^|/)\\.\\.(?:/|$)).+$"
-          },
-          "mode": {
-            "description": "POSIX permission bits.",
-            "type": "integer",
-            "minimum": 0,
-            "maximum": 511
-          },
-          "encoding": {
-            "type": "string",
-            "enum": [
-              "utf8",
-              "base64"
+        "$ref": "#/definitions/InlineContextFile"
+      }
+    }
+  },
+  "definitions": {
+    "ContextPath": {
+      "description": "Relative to the context root; no '..', no leading '/'.",
+      "type": "string",
+      "pattern": "^(?!/)(?!.*(?:^|/)\\.\\.(?:/|$)).+$"
+    },
+    "ContextMode": {
+      "description": "POSIX permission bits.",
+      "type": "integer",
+      "minimum": 0,
+      "maximum": 511
+    },
+    "InlineContextFile": {
+      "title": "InlineContextFile",
+      "description": "A file with its content: text as UTF-8, anything else as base64.",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "path",
+        "mode",
+        "encoding",
+        "content"
+      ],
+      "properties": {
+        "path": {
+          "$ref": "#/definitions/ContextPath"
+        },
+        "mode": {
+          "$ref": "#/definitions/ContextMode"
+        },
+        "encoding": {
+          "type": "string",
+          "enum": [
+            "utf8",
+            "base64"
+          ]
+        },
+        "content": {
+          "type": "string"
+        }
+      }
+    },
+    "BlobContextFile": {
+      "title": "BlobContextFile",
+      "description": "A file every inspection of a version shares (the harness, the generator's own scripts): its bytes are the blob named by their sha256, stored once beside the store (<store prefix>-blobs/sha256/<sha256>).",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "path",
+        "mode",
+        "sha256",
+        "size"
+      ],
+      "properties": {
+        "path": {
+          "$ref": "#/definitions/ContextPath"
+        },
+        "mode": {
+          "$ref": "#/definitions/ContextMode"
+        },
+        "sha256": {
+          "type": "string",
+          "pattern": "^[0-9a-f]{64}$"
+        },
+        "size": {
+          "type": "integer",
+          "minimum": 0
+        }
+      }
+    },
+    "StoredBuildContext": {
+      "title": "StoredBuildContext",
+      "description": "build/context.json: every file of the build context, inline or named by its blob. Contexts stored before blobs existed carry every file inline, and still read.",
+      "type": "object",
+      "additionalProperties": false,
+      "required": [
+        "files"
+      ],
+      "properties": {
+        "files": {
+          "type": "array",
+          "items": {
+            "anyOf": [
+              {
+                "$ref": "#/definitions/InlineContextFile"
+              },
+              {
+                "$ref": "#/definitions/BlobContextFile"
+              }
             ]
-          },
-          "content": {
-            "type": "string"
           }
         }
       }

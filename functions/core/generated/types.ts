@@ -191,21 +191,58 @@ export interface PathsAnswer {
 }
 
 /**
- * The build context of an inspection (build/context.json): every file the Dockerfile copies, with its mode, in one object.
+ * Relative to the context root; no '..', no leading '/'.
+ *
+ * This interface was referenced by `BuildContext`'s JSON-Schema
+ * via the `definition` "ContextPath".
+ */
+export type ContextPath = string;
+/**
+ * POSIX permission bits.
+ *
+ * This interface was referenced by `BuildContext`'s JSON-Schema
+ * via the `definition` "ContextMode".
+ */
+export type ContextMode = number;
+
+/**
+ * The build context of an inspection: every file the Dockerfile copies, with its mode and its content, in one object. The API answers this form; build/context.json stores it as a StoredBuildContext.
  */
 export interface BuildContext {
-  files: {
-    /**
-     * Relative to the context root; no '..', no leading '/'.
-     */
-    path: string;
-    /**
-     * POSIX permission bits.
-     */
-    mode: number;
-    encoding: "utf8" | "base64";
-    content: string;
-  }[];
+  files: InlineContextFile[];
+}
+/**
+ * A file with its content: text as UTF-8, anything else as base64.
+ *
+ * This interface was referenced by `BuildContext`'s JSON-Schema
+ * via the `definition` "InlineContextFile".
+ */
+export interface InlineContextFile {
+  path: ContextPath;
+  mode: ContextMode;
+  encoding: "utf8" | "base64";
+  content: string;
+}
+/**
+ * A file every inspection of a version shares (the harness, the generator's own scripts): its bytes are the blob named by their sha256, stored once beside the store (<store prefix>-blobs/sha256/<sha256>).
+ *
+ * This interface was referenced by `BuildContext`'s JSON-Schema
+ * via the `definition` "BlobContextFile".
+ */
+export interface BlobContextFile {
+  path: ContextPath;
+  mode: ContextMode;
+  sha256: string;
+  size: number;
+}
+/**
+ * build/context.json: every file of the build context, inline or named by its blob. Contexts stored before blobs existed carry every file inline, and still read.
+ *
+ * This interface was referenced by `BuildContext`'s JSON-Schema
+ * via the `definition` "StoredBuildContext".
+ */
+export interface StoredBuildContext {
+  files: (InlineContextFile | BlobContextFile)[];
 }
 
 /**

@@ -4,7 +4,7 @@
  * `<id>-run-upload`. Runs pin the image by the manifest digest the functions recorded (images.ts).
  */
 import type { V1Container, V1Job, V1VolumeMount } from '@kubernetes/client-node';
-import { IMAGE_PATHS, RUN_USER } from '../../../core/dockerfile.js';
+import { HARNESS_COMMAND, IMAGE_PATHS, RUN_USER } from '../../../core/dockerfile.js';
 import type { Specification } from '../../../core/specification.js';
 import { ANNOTATIONS, CONTAINERS, labelsFor, objectName } from './names.js';
 import { placement } from './placement.js';
@@ -59,7 +59,7 @@ export function runJob({ inspectionId, spec, image, deadlineSeconds, resultsPref
   const harness: V1Container = {
     name: CONTAINERS.harness,
     image,
-    command: ['python3', IMAGE_PATHS.entrypoint],
+    command: [...HARNESS_COMMAND],
     env: [
       ...env({
         AMUN_INSPECTION_ID: inspectionId,
