@@ -8,6 +8,7 @@ import { AUTH_MODES, type AuthMode } from './auth.js';
 import { connect, redirectLogs, startEmbedded, type Backend } from './backend.js';
 import type { ApiClient, InspectionStatus, MetricsAnswer } from './client.js';
 import { CliError, EXIT_BAD_INPUT, EXIT_SLOWER, EXIT_FAILURE, EXIT_INTERRUPTED, formatError } from './errors.js';
+import { gate } from './gate.js';
 import { showLogs } from './logs.js';
 import { follow, stopProgress } from './progress.js';
 import { compareText, listTable, resultsTable, statusText, succeeded, summaryLine, type ResultRow } from './render.js';
@@ -34,6 +35,11 @@ function integer(min: number) {
     if (!/^[0-9]+$/.test(value) || Number(value) < min) throw new InvalidArgumentError(`expected an integer of at least ${min}`);
     return Number(value);
   };
+}
+
+function percent(value: string): number {
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(value) || Number(value) > 1000) throw new InvalidArgumentError('expected a percentage from 0 to 1000');
+  return Number(value);
 }
 
 // Backends in use, so that a signal stops the embedded stack gracefully before exiting.
@@ -202,13 +208,17 @@ export function buildProgram(): Command {
     .argument('<baseline>', 'inspection id every other is compared with')
     .argument('<others...>', 'inspection ids to compare with it')
     .option('--json', 'print the API answer')
-    .option('--fail-on-slower', `exit ${EXIT_SLOWER} when any metric is significantly worse (for CI pipelines)`)
-    .action(async (baseline: string, others: string[], opts: { json?: boolean; failOnSlower?: boolean }) => {
+    .option('--fail-on-slower', `exit ${EXIT_SLOWER} when a judged metric is significantly worse: the @result metrics when the script reports any, else every metric (for CI pipelines)`)
+    .addOption(new Option('--metric <name...>', 'with --fail-on-slower: judge these metrics only (e.g. wall_time elapsed)'))
+    .addOption(new Option('--threshold <percent>', 'with --fail-on-slower: count only slowdowns whose whole 95% interval is beyond this many percent').argParser(percent).default(0))
+    .action(async (baseline: string, others: string[], opts: { json?: boolean; failOnSlower?: boolean; metric?: string[]; threshold: number }) => {
       await withBackend(globals(), async (backend) => {
         const answer = await backend.client.compare([baseline, ...others]);
         out(opts.json ? JSON.stringify(answer, null, 2) : compareText(answer, stdoutTty()));
-        const slower = answer.comparisons.flatMap((c) => c.metrics.filter((m) => m.verdict === 'slower').map((m) => `${c.inspection_id} ${m.name}`));
-        if (opts.failOnSlower && slower.length > 0) throw new CliError(`significantly worse: ${slower.join(', ')}`, EXIT_SLOWER);
+        if (!opts.failOnSlower) return;
+        const verdict = gate(answer, { metrics: opts.metric, threshold: opts.threshold / 100 });
+        if (verdict.unknown.length > 0) throw new CliError(`no compared inspection has the metric${verdict.unknown.length === 1 ? '' : 's'} ${verdict.unknown.join(', ')}`, EXIT_BAD_INPUT);
+        if (verdict.slower.length > 0) throw new CliError(`significantly worse: ${verdict.slower.join(', ')}`, EXIT_SLOWER);
       });
     });
 

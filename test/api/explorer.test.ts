@@ -6,7 +6,9 @@
  * - metrics: every @result number and the harness's own, per metric n/median/mean/min/max/stdev/cv
  *   and the values in item order;
  * - compare: 2x slower says `slower` with an interval that excludes 1; the same script says
- *   `no significant difference`; `amun compare --fail-on-slower` exits 3 on the first, 0 on the other;
+ *   `no significant difference`; `amun compare --fail-on-slower` exits 3 on the first, 0 on the other (it judges the
+ *   @result metrics: the harness's own wall time moves with the machine's load), and honours
+ *   --threshold and --metric;
  * - history: the slower inspection is marked against the one before it;
  * - listing with details and filters; `amun list` and `amun results` show them;
  * - bad input: 400 with the JSON path of each problem, 404 for an unknown identifier.
@@ -139,6 +141,12 @@ describe('results explorer', () => {
     const same = await amun(['compare', ids[0]!, ids[2]!, '--fail-on-slower'], { env });
     expect({ code: same.code, stderr: same.stderr }).toEqual({ code: 0, stderr: '' });
     expect(same.stdout).toMatch(/^elapsed\s+.*no significant difference$/m);
+    // A 2x slowdown is not beyond 150 %; it is beyond 50 %, and a rate is judged the other way up.
+    expect((await amun(['compare', ids[0]!, ids[1]!, '--fail-on-slower', '--threshold', '150'], { env })).code).toBe(0);
+    const rate = await amun(['compare', ids[0]!, ids[1]!, '--fail-on-slower', '--threshold', '50', '--metric', 'rate'], { env });
+    expect({ code: rate.code, stderr: rate.stderr.trim() }).toEqual({ code: 3, stderr: `amun: significantly worse: ${ids[1]} rate (ratio 0.5)` });
+    const unknown = await amun(['compare', ids[0]!, ids[1]!, '--fail-on-slower', '--metric', 'elapsd'], { env });
+    expect({ code: unknown.code, stderr: unknown.stderr.trim() }).toEqual({ code: 2, stderr: 'amun: no compared inspection has the metric elapsd' });
   });
 
   it('amun results shows the @result metrics as columns with a median row; amun list shows identifier, state, runs and age', async () => {
