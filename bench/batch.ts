@@ -9,6 +9,8 @@
  *     it as the container executor does);
  *   - store operations per result of the index stage (constant: ≤ 5, whatever the batch), and of
  *     every stage together (the run stage's own writes included);
+ *   - CPU per result of the runs' processes (the harness and the script, reaped children) and of
+ *     the stack's own process (every thread), which say where the wall time goes;
  *   - what was left to do once `finished` was written: index events handled after it, and how long
  *     the stack took to go idle (nothing queued: ≤ 2 s).
  * Store operations are attributed to stages with AsyncLocalStorage around each queue handler.
@@ -16,7 +18,7 @@
  * Environment: BENCH_BATCH, BENCH_PARALLELISM, BENCH_MAX_SECONDS (default 600) bounds the wait.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InspectionSummary } from '../functions/core/generated/types.js';
@@ -90,6 +92,15 @@ async function summary(id: string): Promise<InspectionSummary | undefined> {
   return raw ? (JSON.parse(raw.toString('utf8')) as InspectionSummary) : undefined;
 }
 
+/** CPU seconds of this process (every thread: API, stages, the S3/SQS server) and of the children it reaped (the runs). */
+function cpuSeconds(): { stack: number; runs: number } {
+  const own = process.cpuUsage();
+  // /proc/self/stat fields 16 and 17 (cutime, cstime), in clock ticks (USER_HZ, 100 on Linux).
+  const fields = readFileSync('/proc/self/stat', 'latin1').split(') ')[1]!.split(' ');
+  return { stack: (own.user + own.system) / 1e6, runs: (Number(fields[13]) + Number(fields[14])) / 100 };
+}
+
+const cpuBefore = cpuSeconds();
 const started = performance.now();
 const answer = await fetch(`${stack.apiUrl}/api/v1/inspect`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spec) });
 const body = (await answer.json()) as { inspection_id?: string };
@@ -113,6 +124,7 @@ while (performance.now() - started < MAX_SECONDS * 1000) {
 if (finishedAt === undefined || !last) throw new Error(`not finished after ${MAX_SECONDS} s: ${JSON.stringify(last && { state: last.state, items_done: last.items_done })}`);
 await stack.idle();
 const idleAt = performance.now();
+const cpuAfter = cpuSeconds();
 
 const wall = (finishedAt - started) / 1000;
 const results = last.items_done;
@@ -122,6 +134,8 @@ const rows: Array<[string, string, string, boolean | undefined]> = [
   ['wall time, submit → finished', `${wall.toFixed(1)} s`, `< ${TARGET.wallSeconds} s`, wall < TARGET.wallSeconds],
   ['results per second', (results / wall).toFixed(1), '', undefined],
   ['time per run in the executor', `${(executorMs / results).toFixed(0)} ms`, '', undefined],
+  ['CPU per result: the runs (harness, script)', `${(((cpuAfter.runs - cpuBefore.runs) * 1000) / results).toFixed(0)} ms`, '', undefined],
+  ['CPU per result: the stack (Node, S3/SQS)', `${(((cpuAfter.stack - cpuBefore.stack) * 1000) / results).toFixed(0)} ms`, '', undefined],
   ['runs of the inspection at once (most)', String(runsMax), `= run.parallelism ${PARALLELISM}`, runsMax === PARALLELISM],
   ['store operations per result: index stage', perResult('index').toFixed(2), `≤ ${TARGET.indexOpsPerResult}`, perResult('index') <= TARGET.indexOpsPerResult],
   ['store operations per result: run stage', perResult('run').toFixed(2), '', undefined],

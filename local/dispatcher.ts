@@ -2,7 +2,8 @@
  * The local event source mapping: for each queue- or s3-triggered route that runs locally and has a
  * handler, long-poll its queue with the real SQS client and invoke the handler with a genuine Lambda
  * SQS event, the way Lambda's SQS poller does:
- *   - up to `batchSize` records per invocation, at most `localConcurrency` invocations at once;
+ *   - up to `batchSize` records per invocation, at most `localConcurrency` invocations at once,
+ *     one receiver per queue (a receive only while a slot is free);
  *   - records that succeeded are deleted; those in `batchItemFailures` (all of them when the handler
  *     throws) stay and come back after the visibility timeout, until the queue's RedrivePolicy moves
  *     them to the dead-letter queue;
@@ -302,9 +303,30 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
     }
   }
 
-  async function worker(p: Poller): Promise<void> {
+  /**
+   * One receiver per route, as Lambda's pollers are apart from its concurrency: it receives only
+   * while the route has a free slot (`localConcurrency`) and hands the batch to an invocation it
+   * does not wait for. One long poll per queue at a time: several waiting on one queue are all
+   * woken by each message (the embedded server wakes every waiter), and all but one come back
+   * empty, costing a round trip each.
+   */
+  async function receiver(p: Poller): Promise<void> {
+    const slots = Math.max(1, p.route.localConcurrency);
+    const running = new Set<Promise<void>>();
+    let slotFreed: (() => void) | undefined;
     let backoff = 250;
     while (!stopping) {
+      if (running.size >= slots) {
+        await new Promise<void>((resolve) => {
+          const wake = (): void => {
+            abort.signal.removeEventListener('abort', wake);
+            resolve();
+          };
+          slotFreed = wake;
+          abort.signal.addEventListener('abort', wake, { once: true });
+        });
+        continue;
+      }
       let messages: Message[];
       try {
         await readAttributes(p);
@@ -334,18 +356,21 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
       }
       // Received means ours: run it even if stop() was called meanwhile.
       inFlight++;
-      try {
-        await invoke(p, messages);
-      } catch (err) {
-        log.error('dispatcher: invocation bookkeeping failed', { route: p.route.name, error: String(err) });
-      } finally {
-        inFlight--;
-      }
+      const invocation: Promise<void> = invoke(p, messages)
+        .catch((err: unknown) => log.error('dispatcher: invocation bookkeeping failed', { route: p.route.name, error: String(err) }))
+        .finally(() => {
+          inFlight--;
+          running.delete(invocation);
+          const wake = slotFreed;
+          slotFreed = undefined;
+          wake?.();
+        });
+      running.add(invocation);
     }
+    await Promise.allSettled([...running]);
   }
 
-  const workers: Promise<void>[] = [];
-  for (const p of pollers) for (let i = 0; i < Math.max(1, p.route.localConcurrency); i++) workers.push(worker(p));
+  const workers: Promise<void>[] = pollers.map((p) => receiver(p));
   log.info('dispatcher: polling', { routes: pollers.map((p) => `${p.route.name}<-${p.queue}×${p.route.localConcurrency}`) });
 
   let stopped: Promise<void> | undefined;

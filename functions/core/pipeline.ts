@@ -165,10 +165,12 @@ export class Pipeline {
     }
     if (executor.runItem) {
       if (!runQueue) throw new Error('a local executor needs a run queue');
-      for (let item = 0; item < spec.batch_size; item++) {
-        if (await records.hasResult(id, item)) continue;
-        await runQueue.send({ type: 'run', inspection_id: id, item }, { deduplicationId: `run-${id}-${item}` });
-      }
+      // One listing for the items done already (a redelivery), not a request per item.
+      const done = await records.itemsWithResult(id);
+      const messages = [];
+      for (let item = 0; item < spec.batch_size; item++) if (!done.has(item)) messages.push({ body: { type: 'run', inspection_id: id, item }, deduplicationId: `run-${id}-${item}` });
+      if (runQueue.sendAll) await runQueue.sendAll(messages);
+      else for (const m of messages) await runQueue.send(m.body, { deduplicationId: m.deduplicationId });
     } else if (executor.startRuns) {
       const stackDigest = digestStack(await records.dockerfile(id), await records.context(id));
       const started = await executor.startRuns({ inspectionId: id, spec, build, stackDigest, context: () => records.context(id), deadlineSeconds: this.deadline(spec) });

@@ -48,6 +48,8 @@ export interface ObjectStore {
 export interface MessageQueue {
   /** Sends one JSON message; `deduplicationId` lets a FIFO queue drop a repeat. */
   send(body: object, options?: { deduplicationId?: string; groupId?: string }): Promise<void>;
+  /** Sends many, in as few requests as the queue allows (SQS: ten a request); without it, one `send` each. */
+  sendAll?(messages: ReadonlyArray<{ body: object; deduplicationId?: string; groupId?: string }>): Promise<void>;
 }
 
 /** A sink that a long-running step writes its log into; the store sees it while the step runs. */

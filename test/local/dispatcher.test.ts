@@ -4,7 +4,8 @@
  */
 import type { Context, SQSEvent } from 'aws-lambda';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { jest } from '@jest/globals';
 import { validators } from '../../functions/core/validation.js';
 import { routeFor, type Route } from '../../functions/routes.js';
 import { failedMessageIds, startDispatcher, type Dispatcher, type DispatcherOptions } from '../../local/dispatcher.js';
@@ -256,6 +257,36 @@ describe('dispatcher', () => {
     await d.idle({ timeoutMs: 10_000 });
     expect(handled).toBe(10);
     expect(peak).toBe(limit);
+  });
+
+  it('keeps one receive per queue in flight: messages arriving one by one cost a receive each, not one per free slot', async () => {
+    await setup();
+    const sqs = sqsFor(emu.endpoint);
+    const receives = { empty: 0, full: 0 };
+    const send = SQSClient.prototype.send;
+    // Counted on the SDK client every SQS client shares, the dispatcher's included.
+    const spy = jest.spyOn(SQSClient.prototype, 'send').mockImplementation(async function (this: SQSClient, command: any, ...rest: any[]) {
+      const answer: any = await (send as any).call(this, command, ...rest);
+      if (command instanceof ReceiveMessageCommand && command.input.QueueUrl === emu.queueUrls.indexEvents) receives[answer?.Messages?.length ? 'full' : 'empty']++;
+      return answer;
+    } as any);
+    try {
+      let handled = 0;
+      const d = dispatch({ routes: [withRoute('index', { localConcurrency: 4 })], handlers: { index: async (event) => void (handled += event.Records.length) } });
+      await sleep(200);
+      for (let i = 0; i < 20; i++) {
+        await sqs.send(new SendMessageCommand({ QueueUrl: emu.queueUrls.indexEvents, MessageBody: `event ${i}` }));
+        await sleep(50);
+      }
+      await waitFor(() => handled === 20);
+      await d.idle({ timeoutMs: 10_000 });
+      // Four long polls at once were all woken by each message: ~3 empty answers per message.
+      // One receiver: an empty answer only when its wait (1 s) ran out, about 1 + 1 per second.
+      expect(receives.full).toBeLessThanOrEqual(20);
+      expect(receives.empty).toBeLessThanOrEqual(5);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('feeds S3 notifications to the s3-triggered route, and idle() waits for the chain', async () => {

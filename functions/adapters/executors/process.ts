@@ -50,6 +50,8 @@ const LOCK_POLL_MS = 200;
 export class ProcessExecutor implements Executor {
   readonly kind = 'process' as const;
   private readonly python: string;
+  /** The interpreter `python` names, resolved once it answered (see interpreter()). */
+  private resolved: string | undefined;
   private readonly registry: RunRegistry;
   private readonly swept: Promise<unknown>;
 
@@ -62,6 +64,21 @@ export class ProcessExecutor implements Executor {
       .sweep()
       .then(() => rm(this.runsRoot(), { recursive: true, force: true }))
       .catch(() => undefined);
+  }
+
+  /**
+   * The interpreter itself: what `sys.executable` says `python` is, asked once. A version
+   * manager's shim (pyenv's is a shell script that runs `pyenv exec`) costs about 120 ms at every
+   * start, more than the harness and a trivial script together; a venv's python stays itself (its
+   * path, not the file it links to). Until it answers (not installed yet, say), the name is used.
+   */
+  private async interpreter(): Promise<string> {
+    if (this.resolved) return this.resolved;
+    const answer = await run(this.python, ['-I', '-S', '-c', 'import sys; sys.stdout.write(sys.executable or "")'], { timeoutMs: 30_000 }).catch(() => undefined);
+    const path = answer?.code === 0 ? answer.stdout.trim() : '';
+    if (!isAbsolute(path) || !existsSync(path)) return this.python;
+    this.resolved = path;
+    return path;
   }
 
   workDir(stackDigest: string): string {
@@ -87,7 +104,7 @@ export class ProcessExecutor implements Executor {
     const prepared = await this.ensureStack(request.stackDigest, log, async (dir) => {
       await writeContext(dir, request.context);
       await placeFiles(dir, request.spec);
-      const steps = pythonSteps(request, dir, this.python);
+      const steps = pythonSteps(request, dir, await this.interpreter());
       const env = steps.length > 0 ? await pipEnvironment(request, dir) : undefined;
       const cwd = join(dir, 'rootfs', 'home', 'amun');
       if (steps.length > 0) await mkdir(cwd, { recursive: true });
@@ -189,10 +206,11 @@ export class ProcessExecutor implements Executor {
       const env = this.environment(request, paths, token);
       const output = this.options.output ?? DEFAULT_OUTPUT_LIMITS;
       const prefix = containmentPrefix();
+      const python = await this.interpreter();
       const argv = [
         ...prefix,
         ...(makesPidNamespace(prefix) ? await passwdOverlay(dir, paths.home) : []),
-        this.python,
+        python,
         // As the container executor starts it (HARNESS_COMMAND): the harness is standard library only.
         '-I',
         '-S',
@@ -233,7 +251,7 @@ export class ProcessExecutor implements Executor {
       if (!resultFile) {
         await release();
         // unshare, or the shell of passwdOverlay, could not exec the interpreter.
-        if (result.code === 127 && (result.stderr.includes(`failed to execute ${this.python}`) || result.stderr.includes(`exec: ${this.python}: not found`))) {
+        if (result.code === 127 && (result.stderr.includes(`failed to execute ${python}`) || result.stderr.includes(`exec: ${python}: not found`))) {
           return fail('no_python', `could not start ${this.python}: not found`, result.stderr);
         }
         return fail('harness_error', `the harness wrote no result (exit ${result.code ?? result.signal})`, result.stderr);
