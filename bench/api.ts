@@ -29,18 +29,12 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
 import type { LoadJob, LoadResult } from './load-worker.js';
+import { countStoreOps, OPS, zero, type Counts } from './store-ops.js';
 import { threadCpuMs } from './thread-cpu.js';
 
 process.env.AMUN_LOG_LEVEL ??= 'WARN';
 // Imported after the log level is set: the logger reads it when its module loads.
 const { startLocalStack } = await import('../local/stack.js');
-
-type Op = 'get' | 'put' | 'exists' | 'list' | 'delete';
-const OPS: Op[] = ['get', 'put', 'exists', 'list', 'delete'];
-/** The store's methods, by the operation each counts as (as S3ObjectStore.stats counts them). */
-const METHODS: Record<string, Op> = { get: 'get', read: 'get', put: 'put', putIf: 'put', exists: 'exists', list: 'list', delete: 'delete' };
-type Counts = Record<Op, number>;
-const zero = (): Counts => ({ get: 0, put: 0, exists: 0, list: 0, delete: 0 });
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 20);
@@ -72,14 +66,9 @@ const stack = await startLocalStack({
 
 // Attribute store operations: the API's own, apart from the background stages'.
 const apiOps = zero();
-const store = stack.app.store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-for (const [method, op] of Object.entries(METHODS)) {
-  const original = store[method]!.bind(store);
-  store[method] = (...args: unknown[]) => {
-    if (!background.getStore()) apiOps[op]++;
-    return original(...args);
-  };
-}
+countStoreOps(stack.app.store, (op) => {
+  if (!background.getStore()) apiOps[op]++;
+});
 
 const ids: string[] = [];
 const loader = new Worker(new URL('./load-worker.ts', import.meta.url), { execArgv: ['--import', 'tsx'] });

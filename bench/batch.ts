@@ -9,6 +9,9 @@
  *     it as the container executor does);
  *   - store operations per result of the index stage (constant: ≤ 5, whatever the batch), and of
  *     every stage together (the run stage's own writes included);
+ *   - the floor, measured first in this process: the CPU and wall time of the two bare interpreter
+ *     starts a run makes (the harness's `python3 -I -S`, the script's `python3` with its site), and
+ *     the batch's wall time at that cost on min(CPUs, parallelism) CPUs, with the ratio to it;
  *   - CPU per result of the runs' processes (the harness and the script, reaped children) and of
  *     the stack's own process (every thread), which say where the wall time goes;
  *   - what was left to do once `finished` was written: index events handled after it, and how long
@@ -18,10 +21,12 @@
  * Environment: BENCH_BATCH, BENCH_PARALLELISM, BENCH_MAX_SECONDS (default 600) bounds the wait.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { InspectionSummary } from '../functions/core/generated/types.js';
+import { countStoreOps } from './store-ops.js';
 
 process.env.AMUN_LOG_LEVEL ??= 'WARN';
 // Imported after the log level is set: the logger reads it when its module loads.
@@ -32,8 +37,6 @@ const PARALLELISM = Number(process.env.BENCH_PARALLELISM ?? 2);
 const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 600);
 const TARGET = { wallSeconds: 60 * (BATCH / 1000), indexOpsPerResult: 5, idleAfterFinishedSeconds: 2 };
 
-type Op = 'get' | 'put' | 'exists' | 'list' | 'delete';
-const OPS: Op[] = ['get', 'put', 'exists', 'list', 'delete'];
 
 const dir = mkdtempSync(join(tmpdir(), 'amun-bench-batch-'));
 const stage = new AsyncLocalStorage<string>();
@@ -69,15 +72,10 @@ executor.runItem = async (...args: unknown[]) => {
 };
 
 const opsByStage = new Map<string, number>();
-const store = stack.app.store as unknown as Record<Op, (...args: unknown[]) => Promise<unknown>>;
-for (const op of OPS) {
-  const original = store[op].bind(store);
-  store[op] = (...args: unknown[]) => {
-    const name = stage.getStore() ?? 'api';
-    opsByStage.set(name, (opsByStage.get(name) ?? 0) + 1);
-    return original(...args);
-  };
-}
+countStoreOps(stack.app.store, () => {
+  const name = stage.getStore() ?? 'api';
+  opsByStage.set(name, (opsByStage.get(name) ?? 0) + 1);
+});
 
 const spec = {
   base: 'docker.io/library/python:3.12-slim',
@@ -99,6 +97,23 @@ function cpuSeconds(): { stack: number; runs: number } {
   const fields = readFileSync('/proc/self/stat', 'latin1').split(') ')[1]!.split(' ');
   return { stack: (own.user + own.system) / 1e6, runs: (Number(fields[13]) + Number(fields[14])) / 100 };
 }
+
+/**
+ * The floor, measured here first: what two bare interpreter starts cost (the harness's
+ * `python3 -I -S` and the script's `python3` with its site packages, as the process executor
+ * starts them), FLOOR_SAMPLES times one after another, in CPU and wall time per run.
+ */
+const FLOOR_SAMPLES = 40;
+const interpreter = spawnSync('python3', ['-I', '-S', '-c', 'import sys; sys.stdout.write(sys.executable)'], { encoding: 'utf8' }).stdout.trim() || 'python3';
+const floorCpu0 = cpuSeconds().runs;
+const floorWall0 = performance.now();
+for (let n = 0; n < FLOOR_SAMPLES; n++) {
+  spawnSync(interpreter, ['-I', '-S', '-c', 'pass']);
+  spawnSync(interpreter, ['-c', 'pass']);
+}
+const floor = { cpuMs: ((cpuSeconds().runs - floorCpu0) * 1000) / FLOOR_SAMPLES, wallMs: (performance.now() - floorWall0) / FLOOR_SAMPLES };
+// At best the runs use every CPU (or their parallelism, if fewer) on nothing but the two interpreters.
+const floorSeconds = (BATCH * floor.cpuMs) / 1000 / Math.min(cpus().length, PARALLELISM);
 
 const cpuBefore = cpuSeconds();
 const started = performance.now();
@@ -134,6 +149,8 @@ const rows: Array<[string, string, string, boolean | undefined]> = [
   ['wall time, submit → finished', `${wall.toFixed(1)} s`, `< ${TARGET.wallSeconds} s`, wall < TARGET.wallSeconds],
   ['results per second', (results / wall).toFixed(1), '', undefined],
   ['time per run in the executor', `${(executorMs / results).toFixed(0)} ms`, '', undefined],
+  ['floor: two bare interpreter starts a run', `${floor.cpuMs.toFixed(0)} ms CPU`, `${floor.wallMs.toFixed(0)} ms wall`, undefined],
+  [`floor for the batch on ${Math.min(cpus().length, PARALLELISM)} CPUs`, `${floorSeconds.toFixed(1)} s`, `wall time ×${(wall / floorSeconds).toFixed(2)}`, undefined],
   ['CPU per result: the runs (harness, script)', `${(((cpuAfter.runs - cpuBefore.runs) * 1000) / results).toFixed(0)} ms`, '', undefined],
   ['CPU per result: the stack (Node, S3/SQS)', `${(((cpuAfter.stack - cpuBefore.stack) * 1000) / results).toFixed(0)} ms`, '', undefined],
   ['runs of the inspection at once (most)', String(runsMax), `= run.parallelism ${PARALLELISM}`, runsMax === PARALLELISM],
@@ -144,7 +161,7 @@ const rows: Array<[string, string, string, boolean | undefined]> = [
   ['idle after finished', `${((idleAt - finishedAt) / 1000).toFixed(2)} s`, `≤ ${TARGET.idleAfterFinishedSeconds} s`, (idleAt - finishedAt) / 1000 <= TARGET.idleAfterFinishedSeconds],
 ];
 console.log(`bench:batch: one inspection, batch ${BATCH}, run.parallelism ${PARALLELISM}, process executor (${cpus().length} CPUs, load ${loadavg()[0]!.toFixed(2)})`);
-console.log(`state ${last.state}, ${results} results, ${last.items_failed} failed`);
+console.log(`state ${last.state}, ${results} results, ${last.items_failed} failed; interpreter ${interpreter}`);
 const width = Math.max(...rows.map(([name]) => name.length));
 for (const [name, value, target, met] of rows) console.log(`${name.padEnd(width)}  ${value.padStart(10)}  ${target.padEnd(24)}${met === undefined ? '' : met ? 'met' : 'missed'}`);
 console.log(`store operations by stage: ${[...opsByStage.entries()].map(([name, n]) => `${name} ${n}`).join(', ')}`);

@@ -17,10 +17,14 @@ export { queues, type QueueName, type QueueSpec } from './queues.js';
 /** Symbolic S3 prefixes, resolved against configuration (the store prefix is configurable). */
 export type PrefixRef = 'specs' | 'store';
 
+/**
+ * `batchWindowSeconds`: how long a batch may gather records (up to `batchSize`) before the
+ * handler is invoked, as the event source mapping's MaximumBatchingWindowInSeconds; absent: none.
+ */
 export type Trigger =
   | { kind: 'http'; basePath: string }
-  | { kind: 'queue'; queue: QueueName; batchSize: number }
-  | { kind: 's3'; queue: QueueName; prefix: PrefixRef; suffix: string; batchSize: number }
+  | { kind: 'queue'; queue: QueueName; batchSize: number; batchWindowSeconds?: number }
+  | { kind: 's3'; queue: QueueName; prefix: PrefixRef; suffix: string; batchSize: number; batchWindowSeconds?: number }
   | { kind: 'schedule'; rateMinutes: number };
 
 export type FunctionName = 'api' | 'ingest' | 'build' | 'schedule' | 'run' | 'index' | 'reconcile';
@@ -137,7 +141,8 @@ export const routes: ReadonlyArray<Route> = [
     name: 'index',
     load: async () => (await import('./index/handler.js')).makeIndexHandler,
     entry: 'index/index.ts',
-    trigger: { kind: 's3', queue: 'indexEvents', prefix: 'store', suffix: LAYOUT_SUFFIXES.result, batchSize: 10 },
+    // A second's window: results of a big batch fold into the summary ten at a time (one read and write).
+    trigger: { kind: 's3', queue: 'indexEvents', prefix: 'store', suffix: LAYOUT_SUFFIXES.result, batchSize: 10, batchWindowSeconds: 1 },
     timeoutSeconds: 60,
     memoryMb: 512,
     runsOn: ['aws', 'local'],

@@ -189,7 +189,13 @@ export class AmunStack extends Stack {
               suffix: trigger.suffix,
             });
           }
-          fn.fn.addEventSource(new SqsEventSource(queue.queue, { batchSize: trigger.batchSize, reportBatchItemFailures: true }));
+          fn.fn.addEventSource(
+            new SqsEventSource(queue.queue, {
+              batchSize: trigger.batchSize,
+              reportBatchItemFailures: true,
+              ...(trigger.batchWindowSeconds ? { maxBatchingWindow: Duration.seconds(trigger.batchWindowSeconds) } : {}),
+            }),
+          );
           acknowledge(fn, [acks.noAsyncInvocation('by an SQS event source mapping'), acks.sqsEventSource]);
           break;
         }

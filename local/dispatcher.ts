@@ -70,6 +70,8 @@ interface Poller {
   visibilityTimeoutSeconds: number;
   attributes: Promise<void> | undefined;
   batchSize: number;
+  /** The trigger's batching window; 0: none. */
+  batchWindowMs: number;
   handler: SqsFunctionHandler;
 }
 
@@ -194,6 +196,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
       visibilityTimeoutSeconds: 30,
       attributes: undefined,
       batchSize: Math.max(1, Math.min(10, trigger.batchSize)),
+      batchWindowMs: Math.max(0, (trigger.batchWindowSeconds ?? 0) * 1000),
       handler: options.handlers[route.name] as SqsFunctionHandler,
     });
   }
@@ -353,6 +356,20 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
         // A zero wait would spin; pause briefly between empty short polls.
         if (waitTimeSeconds === 0) await sleep(100, abort.signal);
         continue;
+      }
+      if (messages.length < p.batchSize && p.batchWindowMs > 0 && !stopping) {
+        // The batching window: what arrives within it joins the batch (one more receive, not one per record).
+        await sleep(p.batchWindowMs, abort.signal);
+        try {
+          const more: { Messages?: Message[] } = stopping
+            ? {}
+            : await client.send(
+                new ReceiveMessageCommand({ QueueUrl: p.queueUrl, MaxNumberOfMessages: p.batchSize - messages.length, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
+              );
+          messages = [...messages, ...(more.Messages ?? [])];
+        } catch (err) {
+          log.warn('dispatcher: receive within the batching window failed; invoking with what was received', { route: p.route.name, error: String(err) });
+        }
       }
       // Received means ours: run it even if stop() was called meanwhile.
       inFlight++;

@@ -19,7 +19,7 @@ import type { BuildStatus, InspectionSummary, RunReport } from './generated/type
 import { digestBuild } from './dockerfile.js';
 import { CorruptDataError, NotFoundError } from './errors.js';
 import { withHardwareMatch } from './hardware.js';
-import type { Clock, Executor, MessageQueue } from './ports.js';
+import type { Clock, Executor, MessageQueue, RunOutput } from './ports.js';
 import type { InspectionRecords } from './records.js';
 import { syntheticResult } from './results.js';
 import { reportedScript, type Specification } from './specification.js';
@@ -82,16 +82,14 @@ class Recent<T> {
 class Lanes {
   private readonly lanes = new Map<string, { running: number; waiting: Array<() => void> }>();
 
-  /** `waited`: whether the lane was full (others of the key ran meanwhile). */
-  async acquire(key: string, limit: number): Promise<{ release: () => void; waited: boolean }> {
+  async acquire(key: string, limit: number): Promise<() => void> {
     let lane = this.lanes.get(key);
     if (!lane) {
       lane = { running: 0, waiting: [] };
       this.lanes.set(key, lane);
     }
     const current = lane;
-    const waited = current.running >= Math.max(1, limit);
-    if (waited) await new Promise<void>((resolve) => current.waiting.push(resolve));
+    if (current.running >= Math.max(1, limit)) await new Promise<void>((resolve) => current.waiting.push(resolve));
     else current.running++;
     let released = false;
     const release = () => {
@@ -101,7 +99,7 @@ class Lanes {
       if (next) next();
       else if (--current.running === 0) this.lanes.delete(key);
     };
-    return { release, waited };
+    return release;
   }
 }
 
@@ -218,19 +216,21 @@ export class Pipeline {
     if (item < 0 || item >= spec.batch_size) throw new CorruptDataError(`item ${item} is outside the batch of ${id}`);
     const build = await this.succeededBuild(id);
     if (build?.state !== 'succeeded') throw new CorruptDataError(`item ${item} of ${id} has no successful build to run on`);
-    const { release, waited } = await this.lanes.acquire(id, spec.run?.parallelism ?? 1);
+    // Checked once, above: another delivery of this item that arrives while this one waits for its
+    // lane or runs waits for it in runItem and is skipped, so none can have run it meanwhile.
+    const release = await this.lanes.acquire(id, spec.run?.parallelism ?? 1);
+    let output: RunOutput;
     try {
-      // Another delivery of this item may have run it while this one waited (one that did not wait was checked above).
-      if (waited && (await records.hasResult(id, item))) return 'skipped';
-      const output = await executor.runItem({ inspectionId: id, item, spec, build, context: () => records.context(id), deadlineSeconds: this.deadline(spec), ...(signal ? { signal } : {}) });
-      try {
-        const report = this.checkedReport(id, item, spec, output.result);
-        await records.writeItem(id, item, { report, log: output.log, ...(output.hwinfo ? { hwinfo: output.hwinfo } : {}) });
-      } finally {
-        await output.release?.();
-      }
+      output = await executor.runItem({ inspectionId: id, item, spec, build, context: () => records.context(id), deadlineSeconds: this.deadline(spec), ...(signal ? { signal } : {}) });
     } finally {
+      // The lane bounds the runs, not their uploads: the next item starts while this one's files go up.
       release();
+    }
+    try {
+      const report = this.checkedReport(id, item, spec, output.result);
+      await records.writeItem(id, item, { report, log: output.log, ...(output.hwinfo ? { hwinfo: output.hwinfo } : {}) });
+    } finally {
+      await output.release?.();
     }
     return 'done';
   }
@@ -294,26 +294,29 @@ export class Pipeline {
   }
 
   /**
-   * index: item `item`'s result appeared. While the runs are under way the summary takes the one
-   * new result (the summary, the result and the cached specification: three store operations,
-   * however large the batch), swapped in over the version read, as refresh does; an item counted
-   * already changes nothing. The last item, and any case the fold cannot decide, recompute the
+   * index: the results of `items` (or of `item`) appeared. While the runs are under way the
+   * summary takes the new results (the summary, each result and the cached specification: two
+   * store operations and one per result, however large the batch; a batch of events folds in one
+   * write), swapped in over the version read, as refresh does; items counted already change
+   * nothing. The last item, and any case the fold cannot decide, recompute the
    * summary from every stored object once (refresh), which also writes the metrics and announces
    * completion. Without an item (older callers), refresh.
    */
-  async index(id: string, delivery: Delivery & { item?: number } = {}): Promise<Outcome> {
+  async index(id: string, delivery: Delivery & { item?: number; items?: ReadonlyArray<number> } = {}): Promise<Outcome> {
     const { records } = this.deps;
-    const { item } = delivery;
-    if (item === undefined) {
+    const items = [...new Set(delivery.items ?? (delivery.item === undefined ? [] : [delivery.item]))];
+    if (items.length === 0) {
       await this.refresh(id, delivery);
       return 'done';
     }
-    let report: RunReport | 'invalid' | undefined;
+    const reports = new Map<number, RunReport | 'invalid' | undefined>();
     for (let attempt = 1; attempt <= SUMMARY_ATTEMPTS; attempt++) {
       const current = await records.summary(id);
-      if (current?.summary.items.some((i) => i.item === item)) {
+      const counted = new Set(current?.summary.items.map((i) => i.item));
+      const pending = items.filter((item) => !counted.has(item));
+      if (pending.length === 0) {
         // Counted already (a redelivery): only a completion still owed is left to do (the marker is written after the metrics).
-        if (current.summary.finished) {
+        if (current!.summary.finished) {
           const marker = await records.completion(id);
           if (!marker || marker.sending) await this.refresh(id, delivery);
         }
@@ -321,9 +324,15 @@ export class Pipeline {
       }
       if (!current || current.summary.state !== 'running') break;
       const spec = await this.specification(id);
-      report ??= await records.report(id, item);
-      if (report === undefined) break;
-      const next = addItem(current.summary, spec, item, report);
+      const unread = pending.filter((item) => !reports.has(item));
+      const read = await Promise.all(unread.map((item) => records.report(id, item)));
+      unread.forEach((item, n) => reports.set(item, read[n]));
+      let next: InspectionSummary | undefined = current.summary;
+      for (const item of pending) {
+        const report = reports.get(item);
+        next = report === undefined ? undefined : addItem(next, spec, item, report);
+        if (!next) break;
+      }
       if (!next) break;
       if (await records.swapSummary(id, next, current)) return 'done';
     }

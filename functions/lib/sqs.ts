@@ -1,6 +1,7 @@
 /**
- * Queue-triggered handlers: one record at a time, failures reported per record
- * (ReportBatchItemFailures), so one bad record never makes a whole batch retry.
+ * Queue-triggered handlers: one record at a time (or the batch at once, for a stage that does one
+ * thing for several records), failures reported per record (ReportBatchItemFailures), so one bad
+ * record never makes a whole batch retry.
  */
 import middy from '@middy/core';
 import sqsPartialBatchFailure from '@middy/sqs-partial-batch-failure';
@@ -12,19 +13,29 @@ import { validators, toProblems, type ValidatorName } from '../core/validation.j
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 export function sqsHandler(logger: Logger, perRecord: (record: SQSRecord) => Promise<void>): SqsHandler {
+  return sqsBatchHandler(logger, async (records) => {
+    const failures: unknown[] = records.map(() => undefined);
+    for (const [n, record] of records.entries()) {
+      try {
+        await perRecord(record);
+      } catch (reason) {
+        failures[n] = reason ?? new Error('record failed');
+      }
+    }
+    return failures;
+  });
+}
+
+/**
+ * A handler that takes the whole batch at once (to do one thing for several records) and answers,
+ * per record in order, why it failed or undefined: those that failed are reported for retry.
+ */
+export function sqsBatchHandler(logger: Logger, whole: (records: ReadonlyArray<SQSRecord>) => Promise<ReadonlyArray<unknown>>): SqsHandler {
   const handler = middy<SQSEvent, PromiseSettledResult<void>[] | SQSBatchResponse>()
     .use(sqsPartialBatchFailure({ logger: (reason: unknown, record: SQSRecord) => logger.error('record failed; it will be retried', { messageId: record.messageId, receiveCount: record.attributes?.ApproximateReceiveCount, error: reason as Error }) }))
     .handler(async (event) => {
-      const settled: PromiseSettledResult<void>[] = [];
-      for (const record of event.Records) {
-        try {
-          await perRecord(record);
-          settled.push({ status: 'fulfilled', value: undefined });
-        } catch (reason) {
-          settled.push({ status: 'rejected', reason });
-        }
-      }
-      return settled;
+      const failures = await whole(event.Records);
+      return event.Records.map((_, n): PromiseSettledResult<void> => (failures[n] === undefined ? { status: 'fulfilled', value: undefined } : { status: 'rejected', reason: failures[n] }));
     });
   return handler as unknown as SqsHandler;
 }

@@ -211,13 +211,14 @@ describe('triggers, as the table says', () => {
   });
 
   it.each(onAws.filter((r) => r.trigger.kind === 'queue' || r.trigger.kind === 's3').map((r) => [r.name, r] as const))(
-    '%s: an SQS event source with the batch size of the table, reporting failures item by item',
+    '%s: an SQS event source with the batch size and batching window of the table, reporting failures item by item',
     (name, route) => {
       if (route.trigger.kind !== 'queue' && route.trigger.kind !== 's3') throw new Error('not a queue route');
       s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
         FunctionName: { Ref: logicalId(s, fnOf(name).fn.node.defaultChild) },
         EventSourceArn: queueArn(route.trigger.queue),
         BatchSize: route.trigger.batchSize,
+        MaximumBatchingWindowInSeconds: route.trigger.batchWindowSeconds ?? Match.absent(),
         FunctionResponseTypes: ['ReportBatchItemFailures'],
       });
     },

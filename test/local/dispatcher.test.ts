@@ -289,6 +289,23 @@ describe('dispatcher', () => {
     }
   });
 
+  it('gathers what arrives within the batching window into one invocation', async () => {
+    await setup();
+    const sqs = sqsFor(emu.endpoint);
+    const batches: number[] = [];
+    const route = { ...routeFor('index'), trigger: { ...(routeFor('index').trigger as Extract<Route['trigger'], { kind: 's3' }>), batchSize: 10, batchWindowSeconds: 1 } } as Route;
+    const d = dispatch({ routes: [route], handlers: { index: async (event) => void batches.push(event.Records.length) } });
+    await sleep(200);
+    // Seven messages, 100 ms apart: all within the second after the first.
+    for (let i = 0; i < 7; i++) {
+      await sqs.send(new SendMessageCommand({ QueueUrl: emu.queueUrls.indexEvents, MessageBody: `event ${i}` }));
+      await sleep(100);
+    }
+    await waitFor(() => batches.reduce((a, b) => a + b, 0) === 7);
+    await d.idle({ timeoutMs: 10_000 });
+    expect(batches).toEqual([7]);
+  });
+
   it('feeds S3 notifications to the s3-triggered route, and idle() waits for the chain', async () => {
     await setup();
     const events: unknown[] = [];
