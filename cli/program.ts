@@ -452,12 +452,11 @@ interface ClusterCheckOptions {
  */
 async function checkCluster(spec: unknown, opts: ClusterCheckOptions) {
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
-  const [{ normalizeSpecification }, { SpecificationError }, { SERVICE_VERSION, kubernetesFromEnv }, { kubeconfigFile }, { readNodes, NodeListError }, { judgeNodes, judgeRequests }, { homedir }] = await Promise.all([
+  const [{ normalizeSpecification }, { SpecificationError }, { SERVICE_VERSION, kubernetesFromEnv }, { kubeconfigFile, readNodes, NodeListError }, { judgeNodes, judgeRequests }, { homedir }] = await Promise.all([
     import('../functions/core/specification.js'),
     import('../functions/core/errors.js'),
     import('../functions/config.js'),
     import('../functions/adapters/kubernetes/kube-api.js'),
-    import('../functions/adapters/kubernetes/nodes.js'),
     import('../functions/adapters/kubernetes/model/placement-check.js'),
     import('node:os'),
   ]);

@@ -52,11 +52,7 @@ async function describe(name: string, profile: string | undefined): Promise<Pick
 /** The cluster's nodes (and NodePools, for an autoscaler's preset), listed with the deploying identity. */
 async function listNodes(name: string, region: string, cluster: Cluster, profile: string | undefined, preset: LabelPreset): Promise<NodeListing> {
   if (!cluster.endpoint || !cluster.certificateAuthority?.data) return { error: { message: 'DescribeCluster gave no endpoint or CA' } };
-  const [{ defaultProvider }, { eksConfig }, { readNodes }] = await Promise.all([
-    import('@aws-sdk/credential-provider-node'),
-    import('../functions/adapters/kubernetes/kube-api.js'),
-    import('../functions/adapters/kubernetes/nodes.js'),
-  ]);
+  const [{ defaultProvider }, { eksConfig, readNodes }] = await Promise.all([import('@aws-sdk/credential-provider-node'), import('../functions/adapters/kubernetes/kube-api.js')]);
   const source = eksConfig({
     clusterName: name,
     endpoint: cluster.endpoint,

@@ -7,4 +7,4 @@
  * drops the rest of the client (half its size, and half the time its first use costs);
  * test/infra/stack.test.ts fails when the functions start using a name missing here.
  */
-export { BatchV1Api, CoreV1Api, KubeConfig, Observable, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+export { BatchV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Observable, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';

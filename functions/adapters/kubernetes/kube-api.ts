@@ -1,6 +1,8 @@
 /**
- * The thin layer over @kubernetes/client-node: the handful of calls the executor, the reconciler
- * and the live status make, in one namespace. 409 AlreadyExists on create counts as success (names
+ * The thin layer over @kubernetes/client-node, the one module that talks to a cluster: the handful
+ * of calls the executor, the reconciler and the live status make, in one namespace, and the
+ * cluster-wide node listing of the placement check (readNodes, with the deployer's or an
+ * operator's identity). 409 AlreadyExists on create counts as success (names
  * are deterministic); 404 on delete and log reads is "gone".
  *
  * Configuration is built in code: a kubeconfig file for local use, or for Lambda the EKS endpoint
@@ -16,10 +18,11 @@
  * The client is loaded on first use (it is large and ESM-only), so functions that never talk to a
  * cluster do not pay for it at cold start.
  */
-import type { BatchV1Api, ConfigurationOptions, CoreV1Api, KubeConfig, ObservableMiddleware, V1ConfigMap, V1Job, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { BatchV1Api, ConfigurationOptions, CoreV1Api, KubeConfig, ObservableMiddleware, V1ConfigMap, V1Job, V1Node, V1NodeSelectorRequirement, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { DEFAULT_K8S_TIMEOUT_SECONDS } from '../../config.js';
 import type { Clock } from '../../core/ports.js';
 import { eksToken, type CredentialsProvider } from './aws-signing.js';
+import type { NodePoolFacts, NodePoolListing, Taint } from './model/placement-check.js';
 
 type ClientModule = typeof import('@kubernetes/client-node');
 let clientModule: Promise<ClientModule> | undefined;
@@ -111,6 +114,32 @@ function status(error: unknown): number | undefined {
   return typeof code === 'number' && code >= 100 && code < 600 ? code : undefined;
 }
 
+/**
+ * Options that bound one request by `ms`: the signal is made as the request leaves, after
+ * authentication, so each request (each page of a list) gets the whole bound.
+ */
+function boundedRequest(Observable: ClientModule['Observable'], ms: number): ConfigurationOptions<ObservableMiddleware> {
+  const timeout: ObservableMiddleware = {
+    pre: (request) => {
+      request.setSignal(AbortSignal.timeout(ms));
+      return new Observable(Promise.resolve(request));
+    },
+    post: (response) => new Observable(Promise.resolve(response)),
+  };
+  return { middleware: [timeout], middlewareMergeStrategy: 'append' };
+}
+
+/** The API server's message in a failed call's body, when it is JSON with one. */
+function bodyMessage(error: unknown): string | undefined {
+  const body = (error as { body?: unknown } | null)?.body;
+  if (typeof body !== 'string') return undefined;
+  try {
+    return (JSON.parse(body) as { message?: string }).message;
+  } catch {
+    return undefined; // not JSON
+  }
+}
+
 export class KubernetesApiError extends Error {
   constructor(
     message: string,
@@ -166,15 +195,7 @@ function failure(what: string, error: unknown, endpoint: string, timeoutMs: numb
     const cause = networkCause(error);
     if (cause) return new ClusterUnreachableError(`kubernetes: ${what}: cannot reach the cluster at ${endpoint}: ${cause}`, undefined, endpoint, { cause: error });
   }
-  let detail = error instanceof Error ? error.message : String(error);
-  const body = (error as { body?: unknown }).body;
-  if (typeof body === 'string') {
-    try {
-      detail = (JSON.parse(body) as { message?: string }).message ?? detail;
-    } catch {
-      // not JSON: keep the client's message
-    }
-  }
+  const detail = bodyMessage(error) ?? (error instanceof Error ? error.message : String(error));
   if (code === 401 || code === 403) {
     return new ClusterUnreachableError(`kubernetes: ${what}: the cluster at ${endpoint} refused the functions' credentials: ${code} ${detail}`.replace(/ +/g, ' '), code, endpoint, { cause: error });
   }
@@ -209,16 +230,8 @@ export class ClientNodeKubeApi implements KubeApi {
     const config = await this.source.get();
     if (this.apis?.config !== config) {
       const { BatchV1Api: Batch, CoreV1Api: Core, Observable, PatchStrategy, setHeaderOptions } = await k8s();
-      // The signal is made as the request leaves, after authentication: each request (each page) gets the whole bound.
-      const timeout = (ms: number): ObservableMiddleware => ({
-        pre: (request) => {
-          request.setSignal(AbortSignal.timeout(ms));
-          return new Observable(Promise.resolve(request));
-        },
-        post: (response) => new Observable(Promise.resolve(response)),
-      });
       const bounded = (ms: number, mergePatch = false): ConfigurationOptions<ObservableMiddleware> => {
-        const options: ConfigurationOptions<ObservableMiddleware> = { middleware: [timeout(ms)], middlewareMergeStrategy: 'append' };
+        const options = boundedRequest(Observable, ms);
         return mergePatch ? setHeaderOptions('Content-Type', PatchStrategy.MergePatch, options) : options;
       };
       const endpoint = config.getCurrentCluster()?.server ?? '(no cluster in the kubeconfig)';
@@ -353,4 +366,86 @@ export class ClientNodeKubeApi implements KubeApi {
       throw this.failure(clients, `delete job ${name}`, error);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cluster's nodes, cluster-wide
+
+/**
+ * Read for the placement check (model/placement-check.ts) with an identity that may list them
+ * cluster-wide: the deployer's (infra/deploy.ts) or an operator's kubeconfig (`amun cluster
+ * check`); never the functions', whose Role (deploy/kubernetes/rbac.yaml) is namespaced.
+ */
+
+/** Karpenter's NodePools (also EKS Auto Mode's). */
+export const NODE_POOLS = { group: 'karpenter.sh', version: 'v1', plural: 'nodepools' } as const;
+
+export interface ClusterNodes {
+  /** The API server's URL. */
+  endpoint: string;
+  nodes: V1Node[];
+  /** Undefined when not asked for. */
+  nodePools: NodePoolListing | undefined;
+}
+
+/** The nodes could not be listed: the cluster is unreachable, or the identity may not list them. */
+export class NodeListError extends KubernetesApiError {
+  constructor(message: string, status: number | undefined, options?: { cause?: unknown }) {
+    super(message, status, options);
+    this.name = 'NodeListError';
+  }
+}
+
+/** The status and the API server's message, or what went wrong on the wire. */
+function listFailure(error: unknown, timeoutMs: number): string {
+  if ((error as { name?: unknown } | null)?.name === 'TimeoutError') return `no answer within ${timeoutMs / 1000} s`;
+  const code = status(error);
+  if (code === undefined) return networkCause(error) ?? (error instanceof Error ? error.message : String(error));
+  let message = bodyMessage(error) ?? '';
+  if (!message && code === 401) message = 'Unauthorized: the cluster does not know these credentials';
+  return `${code}${message ? ` ${message}` : ''}`;
+}
+
+function taintsOf(value: unknown): Taint[] {
+  return Array.isArray(value) ? value.filter((t): t is Taint => typeof t?.key === 'string' && typeof t?.effect === 'string') : [];
+}
+
+function nodePool(item: { metadata?: { name?: string }; spec?: { template?: { spec?: { requirements?: unknown; taints?: unknown } } } }): NodePoolFacts {
+  const spec = item.spec?.template?.spec;
+  const requirements = Array.isArray(spec?.requirements) ? (spec.requirements as V1NodeSelectorRequirement[]).filter((r) => typeof r?.key === 'string' && typeof r?.operator === 'string') : [];
+  return { name: item.metadata?.name ?? '(unnamed)', requirements, taints: taintsOf(spec?.taints) };
+}
+
+/**
+ * Every node (paged, each page bounded by the timeout), and with `nodePools` the NodePools; a
+ * NodePool list that fails (404: no Karpenter) is reported in the listing, a node list that fails
+ * throws NodeListError.
+ */
+export async function readNodes(source: KubeConfigSource, options: { timeoutSeconds: number; nodePools: boolean }): Promise<ClusterNodes> {
+  const { CoreV1Api: Core, CustomObjectsApi: CustomObjects, Observable } = await k8s();
+  const config = await source.get();
+  const endpoint = config.getCurrentCluster()?.server ?? '(no cluster in the kubeconfig)';
+  const ms = options.timeoutSeconds * 1000;
+  const core = config.makeApiClient(Core);
+  const nodes: V1Node[] = [];
+  let token: string | undefined;
+  try {
+    do {
+      const page = await core.listNode({ limit: 500, ...(token ? { _continue: token } : {}) }, boundedRequest(Observable, ms));
+      nodes.push(...page.items);
+      token = page.metadata?._continue || undefined;
+    } while (token);
+  } catch (error) {
+    throw new NodeListError(`cannot list the nodes of the cluster at ${endpoint}: ${listFailure(error, ms)}`, status(error), { cause: error });
+  }
+  if (!options.nodePools) return { endpoint, nodes, nodePools: undefined };
+  let nodePools: NodePoolListing;
+  try {
+    const list = (await config.makeApiClient(CustomObjects).listClusterCustomObject({ ...NODE_POOLS }, boundedRequest(Observable, ms))) as { items?: unknown[] };
+    nodePools = { pools: (list.items ?? []).map((item) => nodePool(item as Parameters<typeof nodePool>[0])) };
+  } catch (error) {
+    const what = `${NODE_POOLS.group}/${NODE_POOLS.version} ${NODE_POOLS.plural}`;
+    nodePools = { error: status(error) === 404 ? `${what} are not served: Karpenter (or EKS Auto Mode) is not installed` : `${what}: ${listFailure(error, ms)}` };
+  }
+  return { endpoint, nodes, nodePools };
 }

@@ -14,7 +14,7 @@
  *
  * Listing nodes takes cluster-wide rights the functions never get (their Role is namespaced), so
  * this runs with the deployer's credentials (infra/deploy.ts, `npm run preflight`) or an operator's
- * kubeconfig (`amun cluster check`); ../nodes.ts lists them. CPU and memory are not compared.
+ * kubeconfig (`amun cluster check`); ../kube-api.ts (readNodes) lists them. CPU and memory are not compared.
  */
 import type { V1NodeSelectorRequirement, V1Toleration } from '@kubernetes/client-node';
 import type { RunRequests } from '../../../core/generated/types.js';
