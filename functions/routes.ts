@@ -141,7 +141,8 @@ export const routes: ReadonlyArray<Route> = [
     name: 'index',
     load: async () => (await import('./index/handler.js')).makeIndexHandler,
     entry: 'index/index.ts',
-    // A second's window: results of a big batch fold into the summary ten at a time (one read and write).
+    // A second's window: results of a big batch fold into the summary ten at a time (one read and
+    // write). Locally the window opens only while results stream in, so a lone one waits for nobody.
     trigger: { kind: 's3', queue: 'indexEvents', prefix: 'store', suffix: LAYOUT_SUFFIXES.result, batchSize: 10, batchWindowSeconds: 1 },
     timeoutSeconds: 60,
     memoryMb: 512,

@@ -3,7 +3,8 @@
  * handler, long-poll its queue with the real SQS client and invoke the handler with a genuine Lambda
  * SQS event, the way Lambda's SQS poller does:
  *   - up to `batchSize` records per invocation, at most `localConcurrency` invocations at once,
- *     one receiver per queue (a receive only while a slot is free);
+ *     one receiver per queue (a receive only while a slot is free); a route's batching window
+ *     gathers records while they stream in, and a lone record after a quiet spell goes at once;
  *   - records that succeeded are deleted; those in `batchItemFailures` (all of them when the handler
  *     throws) stay and come back after the visibility timeout, until the queue's RedrivePolicy moves
  *     them to the dead-letter queue;
@@ -72,6 +73,8 @@ interface Poller {
   batchSize: number;
   /** The trigger's batching window; 0: none. */
   batchWindowMs: number;
+  /** When the last receive that brought messages answered (ms since the epoch); 0: never. */
+  lastMessagesAt: number;
   handler: SqsFunctionHandler;
 }
 
@@ -197,6 +200,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
       attributes: undefined,
       batchSize: Math.max(1, Math.min(10, trigger.batchSize)),
       batchWindowMs: Math.max(0, (trigger.batchWindowSeconds ?? 0) * 1000),
+      lastMessagesAt: 0,
       handler: options.handlers[route.name] as SqsFunctionHandler,
     });
   }
@@ -357,8 +361,14 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
         if (waitTimeSeconds === 0) await sleep(100, abort.signal);
         continue;
       }
-      if (messages.length < p.batchSize && p.batchWindowMs > 0 && !stopping) {
-        // The batching window: what arrives within it joins the batch (one more receive, not one per record).
+      // The batching window, while messages stream in (the last ones came within a window of
+      // these): what arrives within it joins the batch, in one more receive. The first message
+      // after a quiet spell goes at once, so a lone event (the one result of a small inspection)
+      // waits for nobody; Lambda's window, which the deployed stack uses, always waits.
+      const receivedAt = Date.now();
+      const streaming = receivedAt - p.lastMessagesAt <= p.batchWindowMs;
+      p.lastMessagesAt = receivedAt;
+      if (messages.length < p.batchSize && p.batchWindowMs > 0 && streaming && !stopping) {
         await sleep(p.batchWindowMs, abort.signal);
         try {
           const more: { Messages?: Message[] } = stopping
@@ -367,6 +377,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
                 new ReceiveMessageCommand({ QueueUrl: p.queueUrl, MaxNumberOfMessages: p.batchSize - messages.length, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
               );
           messages = [...messages, ...(more.Messages ?? [])];
+          if (more.Messages?.length) p.lastMessagesAt = Date.now();
         } catch (err) {
           log.warn('dispatcher: receive within the batching window failed; invoking with what was received', { route: p.route.name, error: String(err) });
         }

@@ -122,8 +122,7 @@ export class Pipeline {
     const spec = await records.specification(id);
     // A duplicate delivery leaves the build to the claimant, whose message ends with a status either way.
     if (!(await records.claimBuild(id, delivery.deliveryId ?? randomUUID(), clock.now()))) return 'skipped';
-    const dockerfile = await records.dockerfile(id);
-    const context = await records.context(id);
+    const [dockerfile, context] = await Promise.all([records.dockerfile(id), records.context(id)]);
     const stackDigest = digestStack(dockerfile, context);
     const log = records.buildLogSink(id);
     const startedAt = clock.now().toISOString();

@@ -289,21 +289,37 @@ describe('dispatcher', () => {
     }
   });
 
-  it('gathers what arrives within the batching window into one invocation', async () => {
+  it('sends a lone record at once, then gathers what streams in within the batching window into one invocation', async () => {
     await setup();
     const sqs = sqsFor(emu.endpoint);
     const batches: number[] = [];
-    const route = { ...routeFor('index'), trigger: { ...(routeFor('index').trigger as Extract<Route['trigger'], { kind: 's3' }>), batchSize: 10, batchWindowSeconds: 1 } } as Route;
-    const d = dispatch({ routes: [route], handlers: { index: async (event) => void batches.push(event.Records.length) } });
+    const route = { ...routeFor('index'), trigger: { ...(routeFor('index').trigger as Extract<Route['trigger'], { kind: 's3' }>), batchSize: 10, batchWindowSeconds: 2 } } as Route;
+    const delays: number[] = [];
+    let sentAt = 0;
+    const d = dispatch({
+      routes: [route],
+      handlers: {
+        index: async (event) => {
+          batches.push(event.Records.length);
+          delays.push(Date.now() - sentAt);
+        },
+      },
+    });
     await sleep(200);
-    // Seven messages, 100 ms apart: all within the second after the first.
-    for (let i = 0; i < 7; i++) {
+    // A lone message after a quiet spell: handled at once, not a window (2 s) later.
+    sentAt = Date.now();
+    await sqs.send(new SendMessageCommand({ QueueUrl: emu.queueUrls.indexEvents, MessageBody: 'alone' }));
+    await waitFor(() => batches.length === 1);
+    expect(delays[0]).toBeLessThan(1000);
+    // Eight more, 100 ms apart, right after it: they stream, so the window gathers them.
+    for (let i = 0; i < 8; i++) {
       await sqs.send(new SendMessageCommand({ QueueUrl: emu.queueUrls.indexEvents, MessageBody: `event ${i}` }));
       await sleep(100);
     }
-    await waitFor(() => batches.reduce((a, b) => a + b, 0) === 7);
+    await waitFor(() => batches.reduce((a, b) => a + b, 0) === 9);
     await d.idle({ timeoutMs: 10_000 });
-    expect(batches).toEqual([7]);
+    // The first of the eight came within a window of the lone one: it waited for the other seven.
+    expect(batches).toEqual([1, 8]);
   });
 
   it('feeds S3 notifications to the s3-triggered route, and idle() waits for the chain', async () => {
