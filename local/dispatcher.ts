@@ -4,7 +4,8 @@
  * SQS event, the way Lambda's SQS poller does:
  *   - up to `batchSize` records per invocation, at most `localConcurrency` invocations at once,
  *     one receiver per queue (a receive only while a slot is free); a route's batching window
- *     gathers records while they stream in, and a lone record after a quiet spell goes at once;
+ *     gathers records while they stream in (three or more within a window), and a lone record or
+ *     two go at once;
  *   - records that succeeded are deleted; those in `batchItemFailures` (all of them when the handler
  *     throws) stay and come back after the visibility timeout, until the queue's RedrivePolicy moves
  *     them to the dead-letter queue;
@@ -73,9 +74,25 @@ interface Poller {
   batchSize: number;
   /** The trigger's batching window; 0: none. */
   batchWindowMs: number;
-  /** When the last receive that brought messages answered (ms since the epoch); 0: never. */
-  lastMessagesAt: number;
+  /** When each message of the last batching window arrived (ms since the epoch), oldest first. */
+  arrivals: number[];
   handler: SqsFunctionHandler;
+}
+
+/** Messages within one batching window that make a stream: the window then gathers the rest. */
+const STREAMING = 3;
+
+/** Notes `count` messages arriving now; answers how many arrived within the last window. */
+function arrived(p: Poller, count: number): number {
+  const now = Date.now();
+  for (let i = 0; i < count; i++) p.arrivals.push(now);
+  const since = now - p.batchWindowMs;
+  let old = 0;
+  while (old < p.arrivals.length && p.arrivals[old]! < since) old++;
+  p.arrivals.splice(0, old);
+  // Enough to tell a stream; older ones are never needed.
+  if (p.arrivals.length > 2 * STREAMING) p.arrivals.splice(0, p.arrivals.length - 2 * STREAMING);
+  return p.arrivals.length;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -200,7 +217,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
       attributes: undefined,
       batchSize: Math.max(1, Math.min(10, trigger.batchSize)),
       batchWindowMs: Math.max(0, (trigger.batchWindowSeconds ?? 0) * 1000),
-      lastMessagesAt: 0,
+      arrivals: [],
       handler: options.handlers[route.name] as SqsFunctionHandler,
     });
   }
@@ -361,13 +378,11 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
         if (waitTimeSeconds === 0) await sleep(100, abort.signal);
         continue;
       }
-      // The batching window, while messages stream in (the last ones came within a window of
-      // these): what arrives within it joins the batch, in one more receive. The first message
-      // after a quiet spell goes at once, so a lone event (the one result of a small inspection)
-      // waits for nobody; Lambda's window, which the deployed stack uses, always waits.
-      const receivedAt = Date.now();
-      const streaming = receivedAt - p.lastMessagesAt <= p.batchWindowMs;
-      p.lastMessagesAt = receivedAt;
+      // The batching window, while messages stream in (STREAMING of them within the last window,
+      // these included): what arrives within it joins the batch, in one more receive. Fewer go at
+      // once, so a lone event (the one result of a small inspection) waits for nobody; Lambda's
+      // window, which the deployed stack uses, always waits.
+      const streaming = arrived(p, messages.length) >= STREAMING;
       if (messages.length < p.batchSize && p.batchWindowMs > 0 && streaming && !stopping) {
         await sleep(p.batchWindowMs, abort.signal);
         try {
@@ -377,7 +392,7 @@ export function startDispatcher(options: DispatcherOptions): Dispatcher {
                 new ReceiveMessageCommand({ QueueUrl: p.queueUrl, MaxNumberOfMessages: p.batchSize - messages.length, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
               );
           messages = [...messages, ...(more.Messages ?? [])];
-          if (more.Messages?.length) p.lastMessagesAt = Date.now();
+          arrived(p, more.Messages?.length ?? 0);
         } catch (err) {
           log.warn('dispatcher: receive within the batching window failed; invoking with what was received', { route: p.route.name, error: String(err) });
         }
