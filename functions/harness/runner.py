@@ -557,6 +557,11 @@ def _command(pid):
         return ""
 
 
+def _unnamed(command):
+    """Whether a recorded command is no command line: empty, or the '[comm]' stand-in."""
+    return not command or command.startswith("[")
+
+
 def _reap():
     """Collects every exited child (our own, and orphans re-parented to us)."""
     while True:
@@ -589,8 +594,9 @@ class Leftovers(object):
             return []
         pids = _descendants(os.getpid())
         for pid in pids:
-            if pid not in self.seen:
-                self.seen[pid] = _command(pid)
+            known = self.seen.get(pid)
+            if known is None or _unnamed(known):
+                self.seen[pid] = _command(pid) or known or ""
         return pids
 
     def end(self, grace):
@@ -599,6 +605,13 @@ class Leftovers(object):
         if not self.enabled:
             return []
         pids = self.note()
+        # A process in the middle of execve has no command line for a moment (its new one is not
+        # set up yet): look again, briefly, before the first signal, which may be its last.
+        for _look in range(10):
+            if not any(_unnamed(self.seen.get(pid)) for pid in pids):
+                break
+            time.sleep(0.005)
+            pids = self.note()
         if pids:
             _signal_all(pids, signal.SIGTERM)
             until = time.monotonic() + grace

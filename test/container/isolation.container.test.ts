@@ -56,7 +56,26 @@ describeWithEngine('container executor isolation', (engine) => {
   };
 
   it('ends what the script left running, a setsid daemon included, and lists it', async () => {
-    const { report } = await runOne('import subprocess\nsubprocess.Popen(["setsid", "sleep", "300"], start_new_session=True)\nprint("bye")\n');
+    // The script leaves once the daemon runs `sleep` (setsid has forked it and exited), so that
+    // what the harness finds and lists is the daemon, whatever the machine's speed.
+    const { report } = await runOne(
+      [
+        'import os, subprocess, time',
+        'subprocess.Popen(["setsid", "sleep", "300"], start_new_session=True).wait()',
+        'def daemon():',
+        '    for name in filter(str.isdigit, os.listdir("/proc")):',
+        '        try:',
+        '            if open("/proc/%s/cmdline" % name, "rb").read() == b"sleep\\x00300\\x00":',
+        '                return True',
+        '        except OSError:',
+        '            pass',
+        'until = time.time() + 30',
+        'while not daemon() and time.time() < until:',
+        '    time.sleep(0.01)',
+        'print("bye")',
+        '',
+      ].join('\n'),
+    );
     expect(report).toMatchObject({ exit_code: 0, reason: null, containment: 'pid_namespace', stdout: 'bye\n' });
     expect(report.killed_processes).toEqual([{ pid: expect.any(Number), command: 'sleep 300' }]);
   }, LONG);

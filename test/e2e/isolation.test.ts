@@ -69,7 +69,26 @@ describe('process executor isolation', () => {
   }, 150_000);
 
   it('ends what a script left running when it exited on its own', async () => {
-    const script = 'import subprocess\nsubprocess.Popen(["setsid", "sleep", "317"], start_new_session=True)\nsubprocess.Popen(["sleep", "318"])\nprint("bye")\n';
+    // The script leaves once both sleeps run (setsid has forked its daemon and exited), so that
+    // what the harness finds and lists is the same whatever the machine's speed.
+    const script = [
+      'import os, subprocess, time',
+      'subprocess.Popen(["setsid", "sleep", "317"], start_new_session=True).wait()',
+      'subprocess.Popen(["sleep", "318"])',
+      'def running():',
+      '    found = set()',
+      '    for name in filter(str.isdigit, os.listdir("/proc")):',
+      '        try:',
+      '            found.add(open("/proc/%s/cmdline" % name, "rb").read())',
+      '        except OSError:',
+      '            pass',
+      '    return {b"sleep\\x00317\\x00", b"sleep\\x00318\\x00"} <= found',
+      'until = time.time() + 30',
+      'while not running() and time.time() < until:',
+      '    time.sleep(0.01)',
+      'print("bye")',
+      '',
+    ].join('\n');
     const id = await submit({ base: 'fedora:40', identifier: 'leftovers', script });
     await finished(id);
     const report = await result(id, 0);

@@ -3,7 +3,8 @@
  * again on the same data directory finishes the inspection with exactly three results; what the
  * killed server's run had started (harness, script, a daemon of its own) ends with the server.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { api, drain, tempDir, waitFor } from '../support/stack.js';
 import { serve, type Served } from '../support/serve.js';
 
@@ -26,8 +27,21 @@ function processes(pattern: string): number[] {
   return found;
 }
 
+/** waitFor, failing with the server's log and the inspection's status, to tell why. */
+async function waitOrTell<T>(served: Served, id: string, what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs: number): Promise<T> {
+  try {
+    return await waitFor(what, probe, timeoutMs, everyMs);
+  } catch (error) {
+    const status = await api(served.apiUrl, 'GET', `/api/v1/inspect/${id}/status`).catch((e: unknown) => ({ text: String(e) }));
+    throw new Error(`${(error as Error).message}\nstatus: ${status.text}\nserver log (tail):\n${served.output().slice(-6000)}`, { cause: error });
+  }
+}
+
 describe('restart after a crash', () => {
   const dir = tempDir();
+  // Items after the first wait for this file (made once the server is killed), so that one of
+  // them is surely running when the server dies, however slow the machine.
+  const gate = tempDir('amun-restart-gate-');
   let running: Served | undefined;
   afterAll(async () => {
     if (running && running.child.exitCode === null) {
@@ -35,6 +49,7 @@ describe('restart after a crash', () => {
       await running.exited;
     }
     dir.remove();
+    gate.remove();
   });
 
   it('finishes with exactly three results and one completion message', async () => {
@@ -44,20 +59,32 @@ describe('restart after a crash', () => {
       identifier: 'restart',
       batch_size: 3,
       // Each run also leaves a daemon of its own, in a session of its own.
-      script: 'import time, json, subprocess\nsubprocess.Popen(["setsid", "sleep", "171"], start_new_session=True)\ntime.sleep(1.5)\nprint(json.dumps({"ok": True}))\n',
+      script: [
+        'import json, os, subprocess, time',
+        'subprocess.Popen(["setsid", "sleep", "171"], start_new_session=True)',
+        'time.sleep(1.5)',
+        `gate, until = ${JSON.stringify(join(gate.path, 'go'))}, time.time() + 120`,
+        'while os.environ["AMUN_ITEM"] != "0" and not os.path.exists(gate) and time.time() < until:',
+        '    time.sleep(0.05)',
+        'print(json.dumps({"ok": True}))',
+        '',
+      ].join('\n'),
     });
     expect(submitted.status).toBe(202);
     const id = submitted.body.inspection_id as string;
-    await waitFor('the first result', async () => ((await api(running!.apiUrl, 'GET', `/api/v1/inspect/${id}/job/0/result`)).status === 200 ? true : undefined), 60_000, 50);
+    const served = running;
+    await waitOrTell(served, id, 'the first result', async () => ((await api(running!.apiUrl, 'GET', `/api/v1/inspect/${id}/job/0/result`)).status === 200 ? true : undefined), 60_000, 50);
     // Item 1 is running now: its harness, script and daemon must not outlive the server.
-    await waitFor('item 1 to run', async () => (processes(`--inspection-id ${id}`).length > 0 ? true : undefined), 30_000, 20);
+    await waitOrTell(served, id, 'item 1 to run', async () => (processes(`--inspection-id ${id}`).length > 0 ? true : undefined), 30_000, 20);
     running.child.kill('SIGKILL');
     await running.exited;
     await waitFor('the killed server’s runs to end with it', async () => (processes(`--inspection-id ${id}`).length + processes('^sleep 171').length === 0 ? true : undefined), 10_000, 100);
 
+    writeFileSync(join(gate.path, 'go'), '');
+
     running = await start(dir.path);
     const first = running;
-    const status = await waitFor('the inspection to finish after the restart', async () => {
+    const status = await waitOrTell(first, id, 'the inspection to finish after the restart', async () => {
       const s = await api(first.apiUrl, 'GET', `/api/v1/inspect/${id}/status`);
       return s.body?.status?.workflow?.finished ? s.body.status : undefined;
     }, 90_000, 200);
