@@ -130,7 +130,8 @@ describe('every documented variable takes effect', () => {
   beforeAll(async () => {
     scripts = createServer((req, res) => {
       if (req.url === '/big.py') return void res.writeHead(200).end(`print(${JSON.stringify('x'.repeat(300))})\n`);
-      if (req.url === '/slow.py') return void setTimeout(() => res.writeHead(200).end('print(1)\n'), 3000);
+      // Far past AMUN_SCRIPT_TIMEOUT_MS, which is itself far above what a loaded machine needs for the others.
+      if (req.url === '/slow.py') return void setTimeout(() => res.writeHead(200).end('print(1)\n'), 20_000).unref();
       res.writeHead(200).end('import json\nprint(json.dumps({"from": "url"}))\n');
     });
     await new Promise<void>((r) => scripts.listen(0, '127.0.0.1', () => r()));
@@ -147,7 +148,7 @@ describe('every documented variable takes effect', () => {
         AMUN_SCRIPT_ALLOW_HTTP: 'true',
         AMUN_SCRIPT_ALLOW_PRIVATE: '1',
         AMUN_SCRIPT_MAX_BYTES: '200',
-        AMUN_SCRIPT_TIMEOUT_MS: '500',
+        AMUN_SCRIPT_TIMEOUT_MS: '3000',
         AMUN_ALLOWED_HOSTS: 'amun.test',
         AMUN_ALLOWED_ORIGINS: 'https://ui.example',
         AMUN_OUTPUT_LIMIT_BYTES: '2048',
@@ -159,6 +160,7 @@ describe('every documented variable takes effect', () => {
   }, 90_000);
   afterAll(async () => {
     await stop(served);
+    scripts.closeAllConnections();
     await new Promise((r) => scripts.close(r));
     dir.remove();
   });

@@ -130,14 +130,18 @@ describeWithEngine('container executor: a server killed mid-build and mid-run', 
     expect(completions.filter((m) => m.inspection_id === id)).toHaveLength(1);
 
     // Nothing left behind: no container of the inspection, no engine process working in this data
-    // directory, and of the stack images only the one the inspection ran on is new.
+    // directory, and of the stack images of its stack (the nonce makes it this test's alone; other
+    // suites build theirs meanwhile) only the one the inspection ran on.
     await waitFor('its containers to be gone', async () => (lines(await podman('ps', '--all', '--quiet', '--filter', `label=amun.inspection=${id}`)).length === 0 ? true : undefined), 60_000, 500);
     expect(enginesWorkingIn(data)).toEqual([]);
-    const build = (await api(served.apiUrl, 'GET', `/api/v1/inspect/${id}/status`)).body.status.workflow;
-    const stackImages = lines(await podman('images', '--format', '{{.Repository}}:{{.Tag}}', 'localhost/amun/stack'));
-    const fresh = stackImages.filter((i) => !stackImagesBefore.includes(i));
-    expect(fresh.length).toBeLessThanOrEqual(1);
-    for (const image of fresh) await podman('rmi', image).catch(() => '');
-    expect(build.state).toBe('succeeded');
+    const final = (await api(served.apiUrl, 'GET', `/api/v1/inspect/${id}/status`)).body.status;
+    expect(final.workflow.state).toBe('succeeded');
+    const ranOn = final.build.container as string;
+    const stack = (await podman('image', 'inspect', '--format', '{{index .Labels "amun.stack"}}', ranOn)).trim();
+    expect(stack).toMatch(/^[0-9a-f]{64}$/);
+    const ours = lines(await podman('images', '--filter', 'reference=localhost/amun/stack', '--filter', `label=amun.stack=${stack}`, '--format', '{{.Repository}}:{{.Tag}}'));
+    expect(ours).toEqual([ranOn]);
+    expect(stackImagesBefore).not.toContain(ranOn);
+    for (const image of ours) await podman('rmi', image).catch(() => '');
   }, LONG * 2);
 });

@@ -57,7 +57,7 @@ describe('process executor isolation', () => {
       `open(${JSON.stringify(pids)}, "w").write(str(d.pid))`,
       'time.sleep(60)',
     ].join('\n');
-    const id = await submit({ base: 'fedora:40', identifier: 'deadline daemon', script, run: { deadline_seconds: 3 } });
+    const id = await submit({ base: 'fedora:40', identifier: 'deadline daemon', script, run: { deadline_seconds: 8 } });
     await finished(id);
     const report = await result(id, 0);
     expect(report).toMatchObject({ reason: 'deadline', containment: expect.stringMatching(/^(pid_namespace|subreaper)$/) });

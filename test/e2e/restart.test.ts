@@ -39,18 +39,22 @@ async function waitOrTell<T>(served: Served, id: string, what: string, probe: ()
 
 describe('restart after a crash', () => {
   const dir = tempDir();
-  // Items after the first wait for this file (made once the server is killed), so that one of
-  // them is surely running when the server dies, however slow the machine.
+  // The first item to run (items of an inspection run in no set order) marks itself first and
+  // goes on; the others mark themselves waiting and wait for the gate, opened once the server is
+  // killed: one of them is surely running when the server dies, however slow the machine.
   const gate = tempDir('amun-restart-gate-');
+  const go = join(gate.path, 'go');
   let running: Served | undefined;
   afterAll(async () => {
+    writeFileSync(go, '');
     if (running && running.child.exitCode === null) {
       running.child.kill('SIGTERM');
-      await running.exited;
+      const stopped = await Promise.race([running.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 20_000).unref())]);
+      if (!stopped) running.child.kill('SIGKILL');
     }
     dir.remove();
     gate.remove();
-  });
+  }, 40_000);
 
   it('finishes with exactly three results and one completion message', async () => {
     running = await start(dir.path);
@@ -63,9 +67,14 @@ describe('restart after a crash', () => {
         'import json, os, subprocess, time',
         'subprocess.Popen(["setsid", "sleep", "171"], start_new_session=True)',
         'time.sleep(1.5)',
-        `gate, until = ${JSON.stringify(join(gate.path, 'go'))}, time.time() + 120`,
-        'while os.environ["AMUN_ITEM"] != "0" and not os.path.exists(gate) and time.time() < until:',
-        '    time.sleep(0.05)',
+        `gate = ${JSON.stringify(gate.path)}`,
+        'try:',
+        '    os.close(os.open(os.path.join(gate, "first"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))',
+        'except FileExistsError:',
+        '    open(os.path.join(gate, "waiting-" + os.environ["AMUN_ITEM"]), "w").close()',
+        '    until = time.time() + 120',
+        '    while not os.path.exists(os.path.join(gate, "go")) and time.time() < until:',
+        '        time.sleep(0.05)',
         'print(json.dumps({"ok": True}))',
         '',
       ].join('\n'),
@@ -73,15 +82,15 @@ describe('restart after a crash', () => {
     expect(submitted.status).toBe(202);
     const id = submitted.body.inspection_id as string;
     const served = running;
-    await waitOrTell(served, id, 'the first result', async () => ((await api(running!.apiUrl, 'GET', `/api/v1/inspect/${id}/job/0/result`)).status === 200 ? true : undefined), 60_000, 50);
-    // Item 1 is running now: its harness, script and daemon must not outlive the server.
-    await waitOrTell(served, id, 'item 1 to run', async () => (processes(`--inspection-id ${id}`).length > 0 ? true : undefined), 30_000, 20);
+    await waitOrTell(served, id, 'the first result', async () => ((await api(served.apiUrl, 'GET', `/api/v1/inspect/${id}/job/batch-size`)).body?.batch_size >= 1 ? true : undefined), 60_000, 50);
+    // Another item runs now, held at the gate: its harness, script and daemon must not outlive the server.
+    await waitOrTell(served, id, 'a second item to run', async () => (readdirSync(gate.path).some((name) => name.startsWith('waiting-')) ? true : undefined), 30_000, 20);
+    expect(processes(`--inspection-id ${id}`).length).toBeGreaterThan(0);
     running.child.kill('SIGKILL');
     await running.exited;
     await waitFor('the killed server’s runs to end with it', async () => (processes(`--inspection-id ${id}`).length + processes('^sleep 171').length === 0 ? true : undefined), 10_000, 100);
 
-    writeFileSync(join(gate.path, 'go'), '');
-
+    writeFileSync(go, '');
     running = await start(dir.path);
     const first = running;
     const status = await waitOrTell(first, id, 'the inspection to finish after the restart', async () => {

@@ -134,9 +134,9 @@ describe('dispatcher', () => {
   });
 
   it('extends the visibility of a slow invocation so it is not delivered twice', async () => {
-    // Heartbeats every second for a 2 s visibility timeout; the handler runs until the test lets
-    // it finish, after twice the visibility timeout.
-    await setup({ work: { visibilityTimeoutSeconds: 2 } });
+    // Heartbeats every 2 s for a 4 s visibility timeout (a margin of 2 s for a busy event loop);
+    // the handler runs until the test lets it finish, after twice the visibility timeout.
+    await setup({ work: { visibilityTimeoutSeconds: 4 } });
     const sqs = sqsFor(emu.endpoint);
     let invocations = 0;
     let firstReceive = 0;
@@ -157,7 +157,7 @@ describe('dispatcher', () => {
     // Twice the visibility timeout after the receive, the handler still running: still invisible,
     // still the one invocation (build has two pollers, so a redelivery would have been picked up
     // at once).
-    await sleep(firstReceive + 2 * 2000 - Date.now());
+    await sleep(firstReceive + 2 * 4000 - Date.now());
     expect(finished).toBe(false);
     expect(await queueCounts(sqs, emu.queueUrls.work)).toMatchObject({ visible: 0, inflight: 1 });
     expect(invocations).toBe(1);
@@ -165,7 +165,7 @@ describe('dispatcher', () => {
     await waitFor(() => finished);
     await waitFor(async () => (await queueCounts(sqs, emu.queueUrls.work)).total === 0);
     // Deleted, not just invisible: nothing comes back after another visibility timeout.
-    await sleep(2200);
+    await sleep(4200);
     expect(invocations).toBe(1);
   });
 
@@ -310,16 +310,21 @@ describe('dispatcher', () => {
     sentAt = Date.now();
     await sqs.send(new SendMessageCommand({ QueueUrl: emu.queueUrls.indexEvents, MessageBody: 'alone' }));
     await waitFor(() => batches.length === 1);
-    expect(delays[0]).toBeLessThan(1000);
+    expect(delays[0]).toBeLessThan(1900);
     // Eight more, 100 ms apart, right after it: the second of them is the third message within a
-    // window, a stream, so the window gathers it and the six after it.
+    // window, a stream, so the window gathers it and the six after it (the lone one was not held
+    // for a window: under 1.9 s above, where a window is 2 s).
     for (let i = 0; i < 8; i++) {
       await sqs.send(new SendMessageCommand({ QueueUrl: emu.queueUrls.indexEvents, MessageBody: `event ${i}` }));
       await sleep(100);
     }
     await waitFor(() => batches.reduce((a, b) => a + b, 0) === 9);
     await d.idle({ timeoutMs: 10_000 });
-    expect(batches).toEqual([1, 1, 7]);
+    // [1, 1, 7] on a quiet machine; slower round trips may let one more go before the window
+    // opens, never leave the stream unbatched.
+    expect(batches[0]).toBe(1);
+    expect(Math.max(...batches)).toBeGreaterThanOrEqual(5);
+    expect(batches.length).toBeLessThanOrEqual(4);
   });
 
   it('feeds S3 notifications to the s3-triggered route, and idle() waits for the chain', async () => {
